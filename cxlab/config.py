@@ -1,0 +1,338 @@
+"""The run config: one YAML file validated into a typed object.
+
+A config names the sources and their mappings, the analysis window, the CX
+metric, the KPI definition options, segments, per-step notebook options and
+the report title. Unknown keys are errors with a "did you mean" hint. YAML is
+read with ``yaml.safe_load``.
+
+Paths in a config are resolved relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError, suggest
+
+__all__ = [
+    "Mapping",
+    "Source",
+    "Window",
+    "KpiOptions",
+    "SampleOptions",
+    "Privacy",
+    "RunConfig",
+    "load_config",
+    "default_config",
+    "starter_config",
+    "cache_dir",
+    "REPO_ROOT",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Folder for cached sample data: ``$CXLAB_CACHE`` or ``~/.cache/cxlab``."""
+    root = os.environ.get("CXLAB_CACHE") or Path.home() / ".cache" / "cxlab"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mapping(_Strict):
+    """How a source's columns and values map onto a canonical table."""
+
+    rename: dict[str, str] = Field(default_factory=dict, description="source column -> canonical column")
+    values: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="canonical column -> {source value: canonical value}"
+    )
+    timezone: str | None = Field(None, description="time zone of naive timestamps (default: the run's)")
+    duration_unit: Literal["s", "ms", "min", "hms"] = Field(
+        "s", description="unit of duration columns: seconds, milliseconds, minutes or 'H:MM:SS' text"
+    )
+    duration_units: dict[str, Literal["s", "ms", "min", "hms"]] = Field(
+        default_factory=dict, description="per-column override of duration_unit"
+    )
+    timestamp_format: str | None = Field(None, description="strptime format of timestamps, if not ISO 8601")
+    date_format: str | None = Field(None, description="strptime format of dates, if not ISO 8601")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="constant values for absent columns")
+
+
+class Source(_Strict):
+    """Where one canonical table comes from."""
+
+    path: str | None = Field(None, description="a CSV/Parquet file or glob, or a .duckdb database")
+    format: Literal["csv", "parquet", "duckdb", "auto"] = "auto"
+    query: str | None = Field(None, description="SQL query (for duckdb sources)")
+    table: str | None = Field(None, description="table name inside a duckdb database")
+    delimiter: str | None = None
+    encoding: str | None = None
+    mapping: Mapping = Field(default_factory=Mapping)
+
+    @model_validator(mode="after")
+    def _need_path_or_query(self):
+        if not self.path and not self.query:
+            raise ValueError("a source needs a 'path' (file, glob or database) or a 'query'")
+        return self
+
+
+class Window(_Strict):
+    """The analysis window (inclusive dates, in the run's time zone)."""
+
+    start: dt.date = dt.date(2025, 1, 1)
+    end: dt.date = dt.date(2025, 12, 31)
+    grain: Literal["day", "week"] = "day"
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end < self.start:
+            raise ValueError(f"window.end ({self.end}) is before window.start ({self.start})")
+        return self
+
+
+class KpiOptions(_Strict):
+    """KPI definition options (see KPI_DEFINITIONS.md); defaults in the docs."""
+
+    sl_threshold_s: float = Field(20, gt=0, description="service-level answer threshold T, seconds")
+    abandon_treatment: Literal["exclude_short", "ignore_abandons", "abandons_within_t_met"] = "exclude_short"
+    short_abandon_s: float = Field(5, ge=0, description="abandons before S seconds are short")
+    fcr_window_days: int = Field(7, ge=1, le=90, description="repeat window W for FCR")
+    fcr_channel: Literal["any", "same"] = "any"
+    aht_includes_hold: bool = True
+
+
+class SampleOptions(_Strict):
+    """The embedded sample center, used when no sources are configured."""
+
+    seed: int = 20251
+    days: int = Field(365, ge=7)
+    contacts_per_day: int = Field(1000, ge=50)
+
+
+class Privacy(_Strict):
+    allow_customer_ids: bool = False
+    allow_comments: bool = False
+
+
+class RunConfig(_Strict):
+    """A validated run config.
+
+    Attributes
+    ----------
+    name : str
+        Run name; runs land in ``reports/<name>/<run-id>/``.
+    title : str
+        Report title.
+    timezone : str
+        The center's time zone (IANA name); defines calendar days.
+    sources : dict or None
+        Canonical table name -> :class:`Source`. ``None`` uses the sample.
+    """
+
+    name: str = "demo"
+    title: str = "Which levers move CX?"
+    timezone: str = "America/New_York"
+    sources: dict[str, Source] | None = None
+    sample: SampleOptions = Field(default_factory=SampleOptions)
+    window: Window = Field(default_factory=Window)
+    cx_metric: Literal["csat", "nps", "ces"] = "csat"
+    kpis: KpiOptions = Field(default_factory=KpiOptions)
+    segments: list[str] = Field(default_factory=lambda: ["queue"])
+    seed: int = 20251
+    steps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="notebook stem or number -> extra notebook parameters"
+    )
+    privacy: Privacy = Field(default_factory=Privacy)
+    quarantine_dir: str | None = None
+    config_dir: str | None = Field(None, description="set by load_config; relative paths resolve here")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, v):
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Europe/London'") from None
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _known_tables(cls, v):
+        if v is None:
+            return v
+        from .schema import TABLES
+
+        for name in v:
+            if name not in TABLES:
+                raise ValueError(f"unknown table {name!r}{suggest(name, TABLES)}; tables: {sorted(TABLES)}")
+        if "interactions" not in v:
+            raise ValueError("sources must include 'interactions'")
+        return v
+
+    @property
+    def uses_sample(self) -> bool:
+        return self.sources is None
+
+    def resolve(self, path: str) -> str:
+        """Resolve a path from the config relative to the config's folder."""
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self.config_dir:
+            p = Path(self.config_dir) / p
+        return str(p)
+
+
+def _format_errors(exc: ValidationError, model=RunConfig, origin: str = "config") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(model, err["loc"][:-1])
+            hint = suggest(err["loc"][-1], parent.model_fields) if parent else ""
+            lines.append(f"  {loc}: unknown key{hint}")
+        else:
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+    return f"{origin} is invalid:\n" + "\n".join(lines)
+
+
+def _model_at(model, loc):
+    """Walk the pydantic model along ``loc`` to find the model of a nested key."""
+    import typing
+
+    cur = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(cur, "model_fields", None)
+        if fields is None:
+            return None
+        if part not in fields:
+            # inside a dict[str, Model]: stay at the value model
+            continue
+        ann = fields[part].annotation
+        args = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
+        nxt = None
+        for a in args:
+            if isinstance(a, type) and issubclass(a, BaseModel):
+                nxt = a
+            for b in typing.get_args(a):
+                if isinstance(b, type) and issubclass(b, BaseModel):
+                    nxt = b
+        if nxt is None:
+            return None
+        cur = nxt
+    return cur
+
+
+def default_config(**overrides) -> RunConfig:
+    """The config used when none is given: the embedded sample center."""
+    try:
+        return RunConfig(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides) -> RunConfig:
+    """Load and validate a run config from YAML.
+
+    Parameters
+    ----------
+    path : path-like or None
+        The YAML file. ``None`` or ``""`` returns :func:`default_config`.
+    **overrides
+        Top-level keys that replace the file's values.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not YAML, not a mapping, or fails validation; the
+        message lists every problem with its key path.
+    """
+    if path in (None, ""):
+        return default_config(**overrides)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p} must hold a mapping of keys, got {type(raw).__name__}")
+    raw.update(overrides)
+    raw.setdefault("config_dir", str(p.resolve().parent))
+    try:
+        return RunConfig(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, origin=str(p))) from None
+
+
+def starter_config() -> str:
+    """Commented starter config written by ``cxlab init``."""
+    return STARTER
+
+
+STARTER = """\
+# cxlab run config. Every key is optional; delete what you do not need.
+# Validate with:  cxlab validate THIS_FILE      Run with:  cxlab run THIS_FILE
+name: my-center                 # runs land in reports/<name>/<run-id>/
+title: "Which levers move our CX?"
+timezone: America/New_York      # the center's time zone: defines calendar days
+
+# Where each canonical table comes from. Remove 'sources' to use the sample.
+sources:
+  interactions:
+    path: exports/contacts_*.csv          # a file, a glob, or a .duckdb database
+    format: csv                           # csv | parquet | duckdb | auto
+    mapping:
+      rename: {ContactID: interaction_id, CustomerID: customer_id, Media: channel,
+               Skill: queue, AgentID: agent_id, StartTime: arrived_at,
+               QueueTime: wait_s, TalkTime: talk_s, HoldTime: hold_s, WrapTime: acw_s,
+               Abandoned: abandoned, Transferred: transferred}
+      values: {abandoned: {"Y": true, "N": false}, transferred: {"Y": true, "N": false},
+               channel: {Phone: voice, Chat: chat}}
+      timezone: America/New_York          # for naive timestamps
+      duration_unit: s                    # s | ms | min | hms ('H:MM:SS' text)
+  surveys:
+    path: exports/surveys.parquet
+    mapping:
+      rename: {SurveyID: response_id, ContactID: interaction_id, CustomerID: customer_id,
+               SubmittedAt: responded_at, Q1: csat, Q2: nps, Q3: ces}
+#  agents:       {path: exports/agents.csv}
+#  agent_scores: {path: exports/qa.csv}
+#  events:       {path: exports/events.csv}
+#  staffing:     {path: exports/staffing.csv}
+#  customers:    {path: exports/customers.csv}
+#  series:       {path: exports/web_traffic.csv}
+
+window: {start: 2025-01-01, end: 2025-12-31, grain: day}   # grain: day | week
+cx_metric: csat                 # csat | nps | ces
+kpis:
+  sl_threshold_s: 20            # service level: answered within T seconds
+  abandon_treatment: exclude_short   # exclude_short | ignore_abandons | abandons_within_t_met
+  short_abandon_s: 5
+  fcr_window_days: 7            # FCR: no repeat by the same customer within W days
+  fcr_channel: any              # any | same
+  aht_includes_hold: true
+segments: [queue]
+seed: 20251                     # every random draw in the run is seeded from this
+steps: {}                       # per-notebook parameters, e.g. {"05_focus": {n_boot: 500}}
+privacy: {allow_customer_ids: false, allow_comments: false}
+"""

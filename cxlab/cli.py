@@ -1,0 +1,116 @@
+"""The ``cxlab`` command line (click). Each command is a thin shell over a function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CxlabError
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cxlab")
+def main():
+    """cxlab: which operational levers move CSAT / NPS / CES, and did changing them work?"""
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False), default="cxlab.yaml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path, force):
+    """Write a commented starter run config to PATH (default cxlab.yaml)."""
+    from .config import starter_config
+
+    p = Path(path)
+    if p.exists() and not force:
+        _fail(CxlabError(f"{p} exists; use --force to overwrite"))
+    p.write_text(starter_config(), encoding="utf-8")
+    click.echo(f"wrote {p} — edit the sources, then: cxlab validate {p}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+def validate(config):
+    """Load and validate the sources of CONFIG; print read / accepted / quarantined per table."""
+    from .io import validate_command
+
+    sys.exit(validate_command(config))
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--days", default=365, show_default=True, type=int, help="Days to simulate from 2025-01-01.")
+@click.option("--contacts-per-day", default=1000, show_default=True, type=int, help="Mean contacts a day.")
+@click.option("--seed", default=20251, show_default=True, type=int, help="Random seed.")
+@click.option("--format", "fmt", default="parquet", show_default=True, type=click.Choice(["parquet", "csv"]))
+def sample(out, days, contacts_per_day, seed, fmt):
+    """Write the sample contact center (all canonical tables + ground_truth.json) to OUT."""
+    from .sample import main_sample
+
+    try:
+        main_sample(out, days, contacts_per_day, seed, fmt)
+    except (CxlabError, ValueError) as exc:
+        _fail(exc)
+
+
+def _run_options(f):
+    f = click.option("--jobs", "-j", default=1, show_default=True, type=int,
+                     help="Run independent steps in parallel.")(f)
+    f = click.option("--only", default=None, help="Re-run one step (e.g. 04) into the latest run folder.")(f)
+    f = click.option("--timeout", default=600, show_default=True, type=int, help="Per-cell timeout, seconds.")(f)
+    f = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and the report path.")(f)
+    f = click.option("--reports-dir", default=None, type=click.Path(file_okay=False),
+                     help="Where runs land (default: ./reports).")(f)
+    return f
+
+
+def _report_run(result, quiet):
+    status = getattr(result, "status", "ok")
+    run_dir = getattr(result, "run_dir", None)
+    if run_dir is not None:
+        index = Path(run_dir) / "index.html"
+        target = index if index.exists() else run_dir
+        click.echo(f"report: {target}")
+    if status != "ok":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@_run_options
+def run(config, jobs, only, timeout, quiet, reports_dir):
+    """Execute the step notebooks for CONFIG into reports/<name>/<run-id>/."""
+    from . import run as runner
+
+    try:
+        result = runner.run(config_path=config, jobs=jobs, only=only, timeout=timeout,
+                            quiet=quiet, reports_dir=reports_dir)
+    except CxlabError as exc:
+        _fail(exc)
+    _report_run(result, quiet)
+
+
+@main.command()
+@_run_options
+def demo(jobs, only, timeout, quiet, reports_dir):
+    """Run the whole workbench on the embedded sample center (no config needed)."""
+    from . import run as runner
+
+    try:
+        result = runner.run(config_path=None, jobs=jobs, only=only, timeout=timeout,
+                            quiet=quiet, reports_dir=reports_dir)
+    except CxlabError as exc:
+        _fail(exc)
+    _report_run(result, quiet)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

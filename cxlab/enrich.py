@@ -1,0 +1,691 @@
+"""Step 3 — other sources and the two analysis grains.
+
+Joins the sources a team suspects influence CX (agents and their tenure,
+QA scores, events, custom series) onto the two analysis frames:
+
+* **contact grain** (:func:`contact_frame`) — each survey response with its
+  *own* contact's conditions (wait, handle, hold, transfer, resolution, repeat
+  flags), the handling agent's attributes and the day's context (that day's
+  queue service level, event flags);
+* **period grain** (:func:`period_frame`) — day or week × segment: the CX
+  aggregate with its n beside KPI aggregates, event indicators and series.
+
+Leakage rule
+------------
+A feature may enter the contact frame only if it was knowable at the moment
+the customer answered the survey (``responded_at``):
+
+* QA / agent scores are joined *as of the contact* (the latest score with
+  ``scored_at <= arrived_at``), so a score dated after the survey cannot
+  enter;
+* the forward-looking repeat flag (``repeat_within_w``: the customer came
+  back within W days) is replaced by ``repeat_before_response``: the customer
+  came back within W days **and** before responding. The raw forward flag is
+  not part of the frame;
+* :func:`leakage_check` verifies every ``*_at`` feature timestamp in the frame
+  is not after ``responded_at`` and raises :class:`LeakageError` otherwise;
+  :func:`contact_frame` calls it before returning.
+
+Period-grain KPIs are aggregates of the same period and are not affected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import CxlabError, DataError, check_option
+
+__all__ = [
+    "LeakageError",
+    "Coverage",
+    "agent_attributes",
+    "asof_scores",
+    "event_indicators",
+    "align_series",
+    "contact_frame",
+    "period_frame",
+    "coverage",
+    "leakage_check",
+    "sources_table",
+]
+
+
+class LeakageError(CxlabError, ValueError):
+    """A feature measured after the CX response reached the contact frame."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well one source matched the frame it was joined to.
+
+    Attributes
+    ----------
+    source : str
+        Source table name.
+    key : str
+        Join key.
+    rows : int
+        Rows on the left side of the join.
+    matched : int
+        Rows that found a match.
+    unmatched_keys : tuple
+        Distinct keys that found none (never dropped silently).
+    """
+
+    source: str
+    key: str
+    rows: int
+    matched: int
+    unmatched_keys: tuple
+
+    @property
+    def match_rate(self) -> float:
+        return self.matched / self.rows if self.rows else float("nan")
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _local_date(ts: pd.Series, timezone: str) -> pd.Series:
+    """Local calendar date (as datetime64 midnight, tz-naive) of UTC timestamps."""
+    t = pd.to_datetime(ts, utc=True)
+    return t.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+
+
+def _period_start(dates: pd.Series, grain: str) -> pd.Series:
+    check_option("grain", grain, ("day", "week"))
+    d = pd.to_datetime(dates).dt.normalize()
+    if grain == "week":
+        return d - pd.to_timedelta(d.dt.day_of_week, unit="D")
+    return d
+
+
+def _as_date64(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s)
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    return s.dt.normalize()
+
+
+# ------------------------------------------------------------------- joins
+
+
+def agent_attributes(contacts: pd.DataFrame, agents: pd.DataFrame, *, timezone: str = "UTC") -> tuple[pd.DataFrame, Coverage]:
+    """Attach team, agent site and tenure at the contact's date.
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        Needs ``agent_id`` and ``arrived_at`` (UTC).
+    agents : DataFrame
+        Canonical agents table (``agent_id``, ``hire_date``, ``team``, ``site``).
+    timezone : str
+        The center's time zone; tenure counts local calendar days.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``contacts`` plus ``team``, ``agent_site``, ``tenure_days`` (days from
+        hire date to the contact's local date — at the contact's date, never
+        today) and ``agent_known`` (bool).
+    coverage : Coverage
+        Contacts with an agent id absent from ``agents`` are counted and their
+        ids listed; they stay in the frame with null attributes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"agent_id": ["a1", "zz"],
+    ...                   "arrived_at": pd.to_datetime(["2025-03-10 15:00", "2025-03-10 15:00"], utc=True)})
+    >>> a = pd.DataFrame({"agent_id": ["a1"], "hire_date": pd.to_datetime(["2025-03-01"]),
+    ...                   "team": ["T1"], "site": ["north"]})
+    >>> f, cov = agent_attributes(c, a)
+    >>> f["tenure_days"].tolist(), cov.unmatched_keys
+    ([9.0, nan], ('zz',))
+    """
+    a = agents[["agent_id", "hire_date", "team"] + (["site"] if "site" in agents else [])].rename(
+        columns={"site": "agent_site"}
+    )
+    a = a.assign(hire_date=_as_date64(a["hire_date"]))
+    out = contacts.merge(a, on="agent_id", how="left", validate="many_to_one")
+    has_agent = out["agent_id"].notna()
+    known = has_agent & out["hire_date"].notna()
+    local = _local_date(out["arrived_at"], timezone)
+    out["tenure_days"] = (local - out["hire_date"]).dt.days.astype("float64")
+    out["agent_known"] = known
+    unmatched = tuple(sorted(out.loc[has_agent & ~known, "agent_id"].astype(str).unique()))
+    cov = Coverage("agents", "agent_id", int(has_agent.sum()), int(known.sum()), unmatched)
+    return out.drop(columns=["hire_date"]), cov
+
+
+def asof_scores(
+    left: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    on: str = "arrived_at",
+    metric: str = "qa",
+    by: str = "agent_id",
+    prefix: str | None = None,
+) -> tuple[pd.DataFrame, Coverage]:
+    """As-of join: the latest score at or before each row's time.
+
+    Parameters
+    ----------
+    left : DataFrame
+        Rows to enrich; needs ``by`` and ``on`` (tz-aware UTC timestamps).
+    scores : DataFrame
+        Canonical ``agent_scores`` (``agent_id``, ``scored_at``, ``metric``, ``value``).
+    on : str
+        The as-of time column of ``left`` (for contacts: ``arrived_at``).
+    metric : str
+        Which score to join.
+    prefix : str, optional
+        Output column prefix (default: the metric name).
+
+    Returns
+    -------
+    frame : DataFrame
+        ``left`` (original row order) plus ``<prefix>_score`` and
+        ``<prefix>_scored_at``. Rows before the agent's first score get nulls.
+    coverage : Coverage
+        Rows without any earlier score are counted; agents without any score
+        listed.
+
+    Notes
+    -----
+    Times are compared as UTC instants, so sources recorded in different time
+    zones join correctly. A score stamped exactly at the contact time counts
+    as known (``<=``). Scores are unique per (agent, time, metric) after
+    validation; remaining exact duplicates are averaged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> left = pd.DataFrame({"agent_id": ["a", "a"],
+    ...     "arrived_at": pd.to_datetime(["2025-01-05", "2025-02-05"], utc=True)})
+    >>> sc = pd.DataFrame({"agent_id": ["a"], "scored_at": pd.to_datetime(["2025-02-01"], utc=True),
+    ...     "metric": ["qa"], "value": [80.0]})
+    >>> asof_scores(left, sc)[0]["qa_score"].tolist()
+    [nan, 80.0]
+    """
+    prefix = prefix or metric
+    s = scores.loc[scores["metric"] == metric, [by, "scored_at", "value"]]
+    s = s.groupby([by, "scored_at"], as_index=False, sort=True)["value"].mean()
+    s = s.rename(columns={"value": f"{prefix}_score", "scored_at": f"{prefix}_scored_at"})
+    s[f"{prefix}_scored_at"] = pd.to_datetime(s[f"{prefix}_scored_at"], utc=True)
+    base = left.reset_index(drop=True).copy()
+    base["_row"] = np.arange(len(base))
+    base[on] = pd.to_datetime(base[on], utc=True)
+    ok = base[by].notna() & base[on].notna()
+    work = base.loc[ok].sort_values(on, kind="mergesort")
+    s = s.assign(_t=s[f"{prefix}_scored_at"]).sort_values("_t", kind="mergesort")
+    joined = pd.merge_asof(
+        work, s, left_on=on, right_on="_t", by=by, direction="backward", allow_exact_matches=True
+    ).drop(columns="_t")
+    rest = base.loc[~ok].assign(**{f"{prefix}_score": np.nan, f"{prefix}_scored_at": pd.NaT})
+    out = pd.concat([joined, rest], ignore_index=True).sort_values("_row").drop(columns="_row")
+    out[f"{prefix}_scored_at"] = pd.to_datetime(out[f"{prefix}_scored_at"], utc=True)
+    matched = int(out[f"{prefix}_score"].notna().sum())
+    scored_agents = set(s[by])
+    unmatched = tuple(sorted({str(a) for a in base.loc[ok, by].unique() if a not in scored_agents}))
+    cov = Coverage(f"agent_scores[{metric}]", by, int(ok.sum()), matched, unmatched)
+    return out.reset_index(drop=True), cov
+
+
+def event_indicators(
+    events: pd.DataFrame,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    timezone: str = "UTC",
+    segments=None,
+    segment_col: str = "queue",
+    grain: str = "day",
+    by: str = "kind",
+) -> pd.DataFrame:
+    """Indicator columns per period (and segment) from overlapping event windows.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events (``start``, ``end`` UTC instants, end exclusive;
+        ``label``, optional ``kind`` and ``queue``; a null queue means all).
+    start, end : date
+        Inclusive range of local dates to cover.
+    timezone : str
+        Local days run from local midnight to the next local midnight, so a
+        DST day lasts 23 or 25 hours.
+    segments : sequence, optional
+        Segment values (e.g. queues). ``None`` gives one row per period.
+    grain : {"day", "week"}
+        Period grain; a week is flagged when any of its days is.
+    by : {"kind", "label"}
+        Name the indicator columns by event kind or by label.
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (datetime64 local midnight), optionally ``segment_col``,
+        and one 0/1 column ``event_<name>`` per event kind (or label), sorted.
+
+    Notes
+    -----
+    An event overlaps local day *d* when ``start < next_midnight(d)`` and
+    ``end > midnight(d)``; an event spanning midnight flags both days.
+    """
+    check_option("by", by, ("kind", "label"))
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
+    lo = days.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
+    hi = (days + pd.Timedelta(days=1)).tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
+    ev = events.copy()
+    name_col = by if by in ev and ev[by].notna().any() else "label"
+    names = ev[name_col].fillna("other").astype(str).str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True).str.strip("_")
+    ev = ev.assign(_name=names, _s=pd.to_datetime(ev["start"], utc=True), _e=pd.to_datetime(ev["end"], utc=True))
+    seg_values = [None] if segments is None else sorted(segments)
+    cols = sorted(ev["_name"].unique())
+    rows = []
+    for seg in seg_values:
+        frame = pd.DataFrame({"period": days})
+        if seg is not None:
+            frame[segment_col] = seg
+        for name in cols:
+            flag = np.zeros(len(days), dtype=bool)
+            sub = ev[ev["_name"] == name]
+            if seg is not None and "queue" in sub:
+                sub = sub[sub["queue"].isna() | (sub["queue"] == seg)]
+            for s, e in zip(sub["_s"], sub["_e"]):
+                flag |= (s < hi) & (e > lo)
+            frame[f"event_{name}"] = flag.astype("int64")
+        rows.append(frame)
+    out = pd.concat(rows, ignore_index=True)
+    if grain == "week":
+        out["period"] = _period_start(out["period"], "week")
+        keys = ["period"] + ([segment_col] if segments is not None else [])
+        out = out.groupby(keys, as_index=False, sort=True).max()
+    keys = ["period"] + ([segment_col] if segments is not None else [])
+    return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=None) -> pd.DataFrame:
+    """Wide custom series aligned to periods, with optional lags.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Canonical ``series`` (``date``, ``name``, ``value``, optional ``segment``).
+    grain : {"day", "week"}
+        Weekly alignment averages the days of each ISO week (Monday start).
+    lags : sequence of int
+        Lag k gives the value k periods earlier (by calendar, not by row, so
+        gaps stay gaps): column ``series_<name>_lag<k>``; lag 0 is ``series_<name>``.
+    names : sequence of str, optional
+        Which series (default all).
+
+    Returns
+    -------
+    DataFrame
+        ``period`` plus one column per series and lag (segment-level series
+        are averaged over segments unless the frame is segment-specific).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"]),
+    ...                   "name": "web", "value": [1.0, 2.0, 3.0]})
+    >>> align_series(s, lags=(0, 1))["series_web_lag1"].tolist()
+    [nan, 1.0, 2.0]
+    """
+    check_option("grain", grain, ("day", "week"))
+    s = series.copy()
+    if names is not None:
+        s = s[s["name"].isin(list(names))]
+    s["period"] = _period_start(_as_date64(s["date"]), grain)
+    wide = s.pivot_table(index="period", columns="name", values="value", aggfunc="mean").sort_index()
+    step = pd.Timedelta(days=7 if grain == "week" else 1)
+    out = pd.DataFrame(index=wide.index)
+    for name in sorted(wide.columns):
+        for k in sorted(set(int(x) for x in lags)):
+            col = f"series_{name}" if k == 0 else f"series_{name}_lag{k}"
+            shifted = wide[name].copy()
+            shifted.index = shifted.index + k * step
+            out[col] = shifted.reindex(out.index)
+    return out.reset_index()
+
+
+# ------------------------------------------------------------------ frames
+
+
+def _cx_per_response(surveys: pd.DataFrame, cx_metric: str) -> pd.DataFrame:
+    from .schema import CX_SCALES
+
+    check_option("cx_metric", cx_metric, tuple(CX_SCALES))
+    present = [m for m in CX_SCALES if m in surveys and surveys[m].notna().any()]
+    if cx_metric not in present:
+        raise DataError(f"CX metric {cx_metric!r} is absent from the surveys; metrics present: {present}")
+    out = pd.DataFrame(index=surveys.index)
+    if "csat" in surveys:
+        out["cx_top2"] = np.where(surveys["csat"].isna(), np.nan, (surveys["csat"] >= 4).astype(float))
+    if "nps" in surveys:
+        nps = surveys["nps"]
+        out["promoter"] = np.where(nps.isna(), np.nan, (nps >= 9).astype(float))
+        out["nps_score"] = np.select([nps >= 9, nps <= 6], [100.0, -100.0], 0.0)
+        out.loc[nps.isna(), "nps_score"] = np.nan
+    if "ces" in surveys:
+        out["ces_agree"] = np.where(surveys["ces"].isna(), np.nan, (surveys["ces"] >= 5).astype(float))
+    # the headline per response, on the headline's scale: CSAT % top-2-box (0/100),
+    # NPS points (-100/0/100), CES mean (1-7)
+    out["cx_value"] = {
+        "csat": out.get("cx_top2", pd.Series(np.nan, index=surveys.index)) * 100.0,
+        "nps": out.get("nps_score"),
+        "ces": surveys.get("ces"),
+    }[cx_metric]
+    return out
+
+
+def contact_frame(
+    tables: dict,
+    *,
+    cx_metric: str = "csat",
+    options=None,
+    timezone: str = "UTC",
+    score_metric: str = "qa",
+    features: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Each survey response joined to its own contact's conditions.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Canonical tables; needs ``interactions`` and ``surveys``; uses
+        ``agents``, ``agent_scores`` and ``events`` when present.
+    cx_metric : {"csat", "nps", "ces"}
+        Which metric ``cx_value`` carries.
+    options : cxlab.config.KpiOptions, optional
+        KPI definitions (repeat window W, SL threshold ...).
+    timezone : str
+        The center's time zone (local dates, tenure, day context).
+    features : DataFrame, optional
+        Precomputed :func:`cxlab.kpis.contact_features` (saves recomputing).
+
+    Returns
+    -------
+    DataFrame
+        One row per survey response linked to a known contact, sorted by
+        ``responded_at, response_id``:
+
+        * response: ``response_id``, ``interaction_id``, ``responded_at``,
+          ``csat``, ``nps``, ``ces`` (those present), ``cx_value`` (headline
+          scale: CSAT 0/100 top-2-box, NPS −100/0/100, CES 1–7), ``cx_top2``,
+          ``promoter``, ``ces_agree``;
+        * the contact's own conditions: ``queue``, ``channel``,
+          ``contact_reason``, ``agent_id``, ``arrived_at``, ``date`` (local),
+          ``wait_s``, ``handle_s``, ``talk_s``, ``hold_s``, ``acw_s``,
+          ``transferred`` / ``held`` / ``resolved`` / ``is_repeat`` /
+          ``repeat_before_response`` (as 0/1 floats);
+        * agent: ``team``, ``agent_site``, ``tenure_days``, ``qa_score``,
+          ``qa_scored_at``;
+        * context: ``day_service_level_pct`` and ``day_offered`` (the
+          contact's queue that local day), ``event_<kind>`` flags.
+
+        ``attrs["coverage"]`` holds the :class:`Coverage` of each join and
+        ``attrs["unlinked_responses"]`` the count of responses without a
+        known contact (they cannot enter a contact-grain analysis).
+    """
+    from . import kpis
+    from .config import KpiOptions
+
+    options = options or KpiOptions()
+    inter, surveys = tables["interactions"], tables["surveys"]
+    if features is None:
+        features = kpis.contact_features(inter, options=options, timezone=timezone)
+    feat = features.copy()
+    extra = [c for c in ("contact_reason", "resolved") if c in inter and c not in feat]
+    if extra:
+        feat = feat.merge(inter[["interaction_id", *extra]], on="interaction_id", how="left")
+
+    cx = _cx_per_response(surveys, cx_metric)
+    keep = ["response_id", "interaction_id", "responded_at"] + [m for m in ("csat", "nps", "ces") if m in surveys]
+    resp = pd.concat([surveys[keep], cx], axis=1)
+    linked = resp["interaction_id"].notna() & resp["interaction_id"].isin(feat["interaction_id"])
+    unlinked = int((~linked).sum())
+    resp = resp.loc[linked]
+
+    cols = [c for c in (
+        "interaction_id", "queue", "channel", "contact_reason", "agent_id", "arrived_at", "date",
+        "wait_s", "handle_s", "talk_s", "hold_s", "acw_s", "transferred", "held", "resolved",
+        "is_repeat", "repeat_within_w", "next_contact_at",
+    ) if c in feat]
+    out = resp.merge(feat[cols], on="interaction_id", how="left", validate="many_to_one")
+    out["responded_at"] = pd.to_datetime(out["responded_at"], utc=True)
+    # leakage guard: only a repeat that happened before the response is knowable
+    if "next_contact_at" in out:
+        nxt = pd.to_datetime(out["next_contact_at"], utc=True)
+        came_back = out["repeat_within_w"].astype("boolean").fillna(False).astype(bool)
+        out["repeat_before_response"] = (came_back & (nxt <= out["responded_at"])).astype(float)
+        out = out.drop(columns=["repeat_within_w", "next_contact_at"])
+    elif "repeat_within_w" in out:
+        out = out.drop(columns=["repeat_within_w"])
+    for c in ("transferred", "held", "resolved", "is_repeat"):
+        if c in out:
+            out[c] = out[c].astype("Float64").astype("float64")
+
+    coverage = []
+    if "agents" in tables and len(tables["agents"]):
+        out, cov = agent_attributes(out, tables["agents"], timezone=timezone)
+        coverage.append(cov)
+    if "agent_scores" in tables and len(tables["agent_scores"]):
+        out, cov = asof_scores(out, tables["agent_scores"], on="arrived_at", metric=score_metric)
+        coverage.append(cov)
+
+    # the day's context for the contact's queue
+    day_kpis = kpis.kpi_table(inter, by=("day", "queue"), options=options, timezone=timezone)
+    ctx_cols = {"service_level_pct": "day_service_level_pct", "offered": "day_offered"}
+    ctx = day_kpis[["day", "queue", *[c for c in ctx_cols if c in day_kpis]]].rename(
+        columns={"day": "date", **ctx_cols}
+    )
+    ctx["date"] = _as_date64(ctx["date"])
+    out["date"] = _as_date64(out["date"]) if "date" in out else _local_date(out["arrived_at"], timezone)
+    out = out.merge(ctx, on=["date", "queue"], how="left")
+    if "events" in tables and len(tables["events"]) and len(out):
+        ev = event_indicators(
+            tables["events"], start=out["date"].min(), end=out["date"].max(), timezone=timezone,
+            segments=sorted(out["queue"].dropna().unique()),
+        ).rename(columns={"period": "date"})
+        out = out.merge(ev, on=["date", "queue"], how="left")
+
+    out = out.sort_values(["responded_at", "response_id"], kind="mergesort").reset_index(drop=True)
+    leakage_check(out)
+    out.attrs["coverage"] = coverage
+    out.attrs["unlinked_responses"] = unlinked
+    return out
+
+
+def leakage_check(frame: pd.DataFrame, *, response_col: str = "responded_at") -> None:
+    """Raise :class:`LeakageError` if a feature timestamp is after the response.
+
+    Every column ending in ``_at`` other than the response time itself is a
+    feature timestamp (``arrived_at``, ``qa_scored_at``, ...). The forward
+    repeat flag ``repeat_within_w`` must not be present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"responded_at": pd.to_datetime(["2025-01-02"], utc=True),
+    ...                   "qa_scored_at": pd.to_datetime(["2025-01-03"], utc=True)})
+    >>> leakage_check(f)
+    Traceback (most recent call last):
+    ...
+    cxlab.enrich.LeakageError: qa_scored_at: 1 row(s) dated after the survey response (leakage); ...
+    """
+    if "repeat_within_w" in frame:
+        raise LeakageError(
+            "repeat_within_w looks into the future of the response; use repeat_before_response"
+        )
+    resp = pd.to_datetime(frame[response_col], utc=True)
+    for col in frame.columns:
+        if col == response_col or not col.endswith("_at"):
+            continue
+        t = pd.to_datetime(frame[col], utc=True)
+        bad = int((t > resp).sum())
+        if bad:
+            raise LeakageError(
+                f"{col}: {bad} row(s) dated after the survey response (leakage); "
+                "features must be knowable when the customer answered"
+            )
+
+
+def period_frame(
+    tables: dict,
+    *,
+    cx_metric: str = "csat",
+    grain: str = "day",
+    segments=("queue",),
+    options=None,
+    timezone: str = "UTC",
+    series_lags=(0,),
+) -> pd.DataFrame:
+    """Period × segment frame: CX aggregate with its n beside KPI aggregates.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Canonical tables (``interactions``, ``surveys``; optional ``staffing``,
+        ``events``, ``series``).
+    cx_metric : {"csat", "nps", "ces"}
+    grain : {"day", "week"}
+    segments : sequence of str
+        Segment columns of interactions (``()`` for the whole center).
+    options : KpiOptions, optional
+    timezone : str
+    series_lags : sequence of int
+        Lags of custom series to add.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``period`` × segment, sorted: ``cx_n`` (responses),
+        ``cx_value`` (headline: CSAT % top-2-box, NPS points, CES mean),
+        every KPI column of :func:`cxlab.kpis.kpi_table` (values with their
+        ``_num`` / ``_den``), ``event_<kind>`` flags and ``series_*`` columns.
+        Responses are placed in the period and segment of their contact
+        (local arrival date).
+    """
+    from . import kpis
+    from .config import KpiOptions
+
+    check_option("grain", grain, ("day", "week"))
+    options = options or KpiOptions()
+    segments = list(segments or ())
+    inter = tables["interactions"]
+    k = kpis.kpi_table(inter, by=(grain, *segments), options=options, timezone=timezone,
+                       staffing=tables.get("staffing"))
+    k = k.rename(columns={grain: "period"})
+    k["period"] = _as_date64(k["period"])
+
+    surveys = tables["surveys"]
+    cx = _cx_per_response(surveys, cx_metric)
+    resp = pd.concat([surveys[["interaction_id"]], cx[["cx_value"]]], axis=1).dropna(subset=["cx_value"])
+    resp = resp.merge(inter[["interaction_id", "arrived_at", *segments]], on="interaction_id", how="inner")
+    resp["period"] = _period_start(_local_date(resp["arrived_at"], timezone), grain)
+    agg = resp.groupby(["period", *segments], as_index=False, sort=True).agg(
+        cx_n=("cx_value", "size"), cx_value=("cx_value", "mean")
+    )
+    out = k.merge(agg, on=["period", *segments], how="left")
+    out["cx_n"] = out["cx_n"].fillna(0).astype("int64")
+
+    if "events" in tables and len(tables["events"]) and len(out):
+        seg = segments[0] if len(segments) == 1 and segments[0] == "queue" else None
+        ev = event_indicators(
+            tables["events"], start=out["period"].min(), end=out["period"].max() + pd.Timedelta(days=6 if grain == "week" else 0),
+            timezone=timezone, grain=grain,
+            segments=sorted(out["queue"].unique()) if seg else None,
+        )
+        on = ["period", "queue"] if seg else ["period"]
+        out = out.merge(ev, on=on, how="left")
+        evcols = [c for c in out if c.startswith("event_")]
+        out[evcols] = out[evcols].fillna(0).astype("int64")
+    if "series" in tables and len(tables["series"]):
+        out = out.merge(align_series(tables["series"], grain=grain, lags=series_lags), on="period", how="left")
+    lead = ["period", *segments, "cx_n", "cx_value"]
+    out = out[lead + [c for c in out.columns if c not in lead]]
+    return out.sort_values(["period", *segments], kind="mergesort").reset_index(drop=True)
+
+
+def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd.DataFrame:
+    """Per source: rows, match rate against interactions, unmatched keys, time gaps.
+
+    Returns
+    -------
+    DataFrame
+        ``source``, ``rows``, ``key``, ``matched``, ``match_rate``,
+        ``unmatched`` (count), ``unmatched_examples`` (up to 5 keys),
+        ``first_date``, ``last_date``, ``missing_days`` (local days inside
+        [start, end] with no rows; ``None`` for undated sources).
+    """
+    inter = tables["interactions"]
+    start = pd.Timestamp(start) if start is not None else _local_date(inter["arrived_at"], timezone).min()
+    end = pd.Timestamp(end) if end is not None else _local_date(inter["arrived_at"], timezone).max()
+    all_days = pd.date_range(start, end, freq="D")
+    rows = []
+
+    def gaps(dates: pd.Series) -> int:
+        present = set(pd.to_datetime(dates).dt.normalize())
+        return int(sum(d not in present for d in all_days))
+
+    def add(source, frame, key, matched_mask, unmatched_keys, dates):
+        n = len(frame)
+        m = int(matched_mask.sum()) if matched_mask is not None else None
+        rows.append({
+            "source": source, "rows": n, "key": key, "matched": m,
+            "match_rate": (m / n if n and m is not None else np.nan),
+            "unmatched": len(unmatched_keys), "unmatched_examples": ", ".join(map(str, unmatched_keys[:5])),
+            "first_date": dates.min() if dates is not None and len(dates) else pd.NaT,
+            "last_date": dates.max() if dates is not None and len(dates) else pd.NaT,
+            "missing_days": gaps(dates) if dates is not None else None,
+        })
+
+    idates = _local_date(inter["arrived_at"], timezone)
+    add("interactions", inter, "interaction_id", None, [], idates)
+    if "surveys" in tables:
+        s = tables["surveys"]
+        ok = s["interaction_id"].isin(inter["interaction_id"])
+        add("surveys", s, "interaction_id", ok, sorted(s.loc[~ok & s["interaction_id"].notna(), "interaction_id"].astype(str)),
+            _local_date(s["responded_at"], timezone))
+    if "agents" in tables:
+        ag = inter["agent_id"].dropna()
+        ok = ag.isin(tables["agents"]["agent_id"])
+        add("agents", ag.to_frame(), "agent_id", ok, sorted(ag[~ok].astype(str).unique()), None)
+    if "agent_scores" in tables:
+        sc = tables["agent_scores"]
+        agents = inter["agent_id"].dropna().unique()
+        ok = pd.Series(agents).isin(sc["agent_id"])
+        add("agent_scores", pd.DataFrame({"agent_id": agents}), "agent_id", ok,
+            sorted(pd.Series(agents)[~ok].astype(str)), None)
+    for name, col in (("staffing", "interval_start"), ("series", "date")):
+        if name in tables and len(tables[name]):
+            t = tables[name]
+            d = _local_date(t[col], timezone) if name == "staffing" else _as_date64(t[col])
+            add(name, t, "date", None, [], d)
+    if "events" in tables:
+        add("events", tables["events"], "", None, [], None)
+    return pd.DataFrame(rows)
+
+
+def sources_table(tables: dict) -> pd.DataFrame:
+    """One line per loaded source: table, rows, columns (for the step-3 report)."""
+    from .schema import TABLES
+
+    rows = []
+    for name, frame in tables.items():
+        spec = TABLES.get(name)
+        rows.append({
+            "table": name,
+            "rows": len(frame),
+            "columns": len(frame.columns),
+            "description": spec.description if spec else "",
+        })
+    return pd.DataFrame(rows).sort_values("table").reset_index(drop=True)

@@ -1,0 +1,202 @@
+"""The notebook facade: one call sets up a step notebook.
+
+Every step notebook starts with the common parameters cell and then::
+
+    from cxlab import nb
+    ctx = nb.setup(config_path=config_path, run_dir=run_dir, cx_metric=cx_metric,
+                   window_start=window_start, window_end=window_end, grain=grain,
+                   seed=seed, step="01_cx_metric")
+
+:func:`setup` loads and validates the run config, loads the canonical tables
+(the embedded sample when the config has no sources), cuts them to the
+window, applies one display style (rounding, plot theme) and returns a
+:class:`Context` whose :meth:`Context.record` stores results for the brief.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig, load_config
+
+__all__ = ["Context", "setup", "say", "show", "PRIVATE_COLUMNS"]
+
+PRIVATE_COLUMNS = ("customer_id", "comment")
+_DATASETS: dict[str, Any] = {}
+
+
+@dataclass
+class Context:
+    """What a step notebook works with.
+
+    Attributes
+    ----------
+    config : RunConfig
+        The validated run config (notebook parameters applied).
+    tables : dict of str to DataFrame
+        Canonical tables cut to the analysis window.
+    dataset : cxlab.io.Dataset
+        The full loaded dataset (accounting, quarantine, source hashes).
+    run_dir : Path
+        Where results are recorded (the scratch run when the notebook's
+        ``run_dir`` parameter is empty).
+    step : str
+        The notebook stem, e.g. ``"01_cx_metric"``.
+    seed : int
+        The seed every random draw in the notebook derives from.
+    """
+
+    config: RunConfig
+    tables: dict
+    dataset: Any
+    run_dir: Path
+    step: str
+    seed: int
+    recorded: dict = field(default_factory=dict)
+
+    @property
+    def timezone(self) -> str:
+        return self.config.timezone
+
+    def rng(self, offset: int = 0) -> np.random.Generator:
+        """A generator seeded from the notebook's seed (plus an offset per use)."""
+        return np.random.default_rng(self.seed + offset)
+
+    def record(self, key: str, value: Any) -> Any:
+        """Store a JSON-able result under ``results/<step>.json`` of the run; return it."""
+        from . import results
+
+        results.record(self.run_dir, self.step, key, value)
+        self.recorded[key] = value
+        return value
+
+    def results(self, step: str | None = None) -> dict:
+        """Results recorded by a step of this run (all steps when ``step`` is None)."""
+        from . import results
+
+        return results.load(self.run_dir, step)
+
+    def show(self, df: pd.DataFrame, **kwargs):
+        """Display a table with the run's privacy rules and rounding (see :func:`show`)."""
+        return show(df, privacy=self.config.privacy, **kwargs)
+
+
+def _window_overrides(window_start, window_end, grain) -> dict:
+    return {"start": window_start, "end": window_end, "grain": grain}
+
+
+def setup(
+    *,
+    config_path: str = "",
+    run_dir: str = "",
+    cx_metric: str | None = None,
+    window_start: str | None = None,
+    window_end: str | None = None,
+    grain: str | None = None,
+    seed: int | None = None,
+    step: str = "notebook",
+) -> Context:
+    """Load config and data for a step notebook and apply the display style.
+
+    Parameters
+    ----------
+    config_path : str
+        Run config YAML; ``""`` = the embedded sample center.
+    run_dir : str
+        Run folder for recorded results; ``""`` = the scratch run.
+    cx_metric, window_start, window_end, grain, seed
+        Notebook parameters; they override the config's values.
+    step : str
+        The notebook's stem (results are recorded under it).
+
+    Returns
+    -------
+    Context
+    """
+    from . import io, results
+    from .plots import set_theme
+
+    base = load_config(config_path or None)
+    overrides: dict[str, Any] = {}
+    if cx_metric is not None:
+        overrides["cx_metric"] = cx_metric
+    if seed is not None:
+        overrides["seed"] = int(seed)
+    win = base.window.model_dump()
+    for key, val in (("start", window_start), ("end", window_end), ("grain", grain)):
+        if val not in (None, ""):
+            win[key] = val
+    overrides["window"] = win
+    config = load_config(config_path or None, **overrides) if config_path else RunConfig(
+        **{**base.model_dump(), **overrides}
+    )
+    rdir = Path(run_dir) if run_dir else results.scratch_run_dir()
+    rdir.mkdir(parents=True, exist_ok=True)
+
+    key = json.dumps(
+        {"sources": base.model_dump(mode="json")["sources"], "sample": base.sample.model_dump(),
+         "tz": base.timezone, "cfg": base.config_dir},
+        sort_keys=True,
+    )
+    if key not in _DATASETS:
+        qdir = rdir / "quarantine" if run_dir else None
+        _DATASETS[key] = io.load_dataset(base, quarantine_dir=qdir)
+    dataset = _DATASETS[key]
+    cut = dataset.window(config.window.start, config.window.end, config.timezone)
+
+    set_theme()
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 120)
+    return Context(
+        config=config,
+        tables=cut.tables,
+        dataset=dataset,
+        run_dir=rdir,
+        step=step,
+        seed=config.seed,
+    )
+
+
+def _fmt_cell(v, digits):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, (pd.Timestamp, dt.date)):
+        return str(v.date() if isinstance(v, pd.Timestamp) else v)
+    return v
+
+
+def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False, caption: str | None = None):
+    """Display a table for a report: rounded, NaN as "—", private columns removed.
+
+    Customer identifiers and free-text comments are dropped unless the run's
+    privacy settings allow them.
+    """
+    from IPython.display import HTML, display
+
+    out = df.copy()
+    allow_ids = bool(getattr(privacy, "allow_customer_ids", False))
+    allow_comments = bool(getattr(privacy, "allow_comments", False))
+    drop = [c for c in out.columns if (c == "customer_id" and not allow_ids) or (c == "comment" and not allow_comments)]
+    out = out.drop(columns=drop)
+    out = out.map(lambda v: _fmt_cell(v, digits))
+    html = out.to_html(index=index, border=0, classes="cxlab-table", escape=True)
+    if caption:
+        html = f"<p class='cxlab-caption'><b>{caption}</b></p>" + html
+    display(HTML(html))
+
+
+def say(text: str) -> None:
+    """Render a computed sentence as Markdown in the notebook output."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

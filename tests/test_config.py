@@ -1,0 +1,79 @@
+"""Run config: typed, validated, unknown keys rejected with a hint."""
+
+import datetime as dt
+
+import pytest
+
+from cxlab.config import default_config, load_config, starter_config
+from cxlab.errors import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "run.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_default_is_the_sample():
+    cfg = default_config()
+    assert cfg.uses_sample
+    assert cfg.cx_metric == "csat"
+    assert cfg.kpis.sl_threshold_s == 20 and cfg.kpis.fcr_window_days == 7
+    assert cfg.window.start == dt.date(2025, 1, 1)
+
+
+def test_starter_config_is_valid(tmp_path):
+    p = write(tmp_path, starter_config())
+    cfg = load_config(p)
+    assert cfg.sources["interactions"].mapping.rename["ContactID"] == "interaction_id"
+    # relative paths resolve against the config's folder
+    assert cfg.resolve("exports/x.csv") == str(tmp_path / "exports" / "x.csv")
+
+
+def test_unknown_top_level_key_suggests(tmp_path):
+    p = write(tmp_path, "cx_metrc: nps\n")
+    with pytest.raises(ConfigError, match=r"cx_metrc: unknown key \(did you mean 'cx_metric'\?\)"):
+        load_config(p)
+
+
+def test_unknown_nested_key_suggests(tmp_path):
+    p = write(tmp_path, "kpis:\n  sl_threshold: 30\n")
+    with pytest.raises(ConfigError, match=r"kpis.sl_threshold: unknown key \(did you mean 'sl_threshold_s'\?\)"):
+        load_config(p)
+
+
+def test_unknown_mapping_key_suggests(tmp_path):
+    p = write(tmp_path, "sources:\n  interactions:\n    path: a.csv\n    mapping: {renames: {}}\n")
+    with pytest.raises(ConfigError, match=r"renames: unknown key \(did you mean 'rename'\?\)"):
+        load_config(p)
+
+
+def test_bad_values_are_named(tmp_path):
+    p = write(tmp_path, "cx_metric: happiness\nwindow: {start: 2025-03-01, end: 2025-01-01}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    msg = str(exc.value)
+    assert "cx_metric" in msg and "happiness" in msg
+    assert "window" in msg and "before window.start" in msg
+
+
+def test_unknown_table_and_timezone(tmp_path):
+    p = write(tmp_path, "timezone: Mars/Olympus\nsources:\n  interaktions: {path: a.csv}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    assert "unknown time zone 'Mars/Olympus'" in str(exc.value)
+    assert "did you mean 'interactions'" in str(exc.value)
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    p = write(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    p = write(tmp_path, "- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(p)

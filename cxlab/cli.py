@@ -112,5 +112,29 @@ def demo(jobs, only, timeout, quiet, reports_dir):
     _report_run(result, quiet)
 
 
+@main.command(name="email")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--to", "to", multiple=True, required=True, help="Recipient (repeat for several).")
+@click.option("--smtp-host", default="localhost", show_default=True)
+@click.option("--port", default=25, show_default=True, type=int)
+@click.option("--starttls", is_flag=True, help="Upgrade the connection with STARTTLS.")
+@click.option("--sender", default=None, help="From address (default $CXLAB_SMTP_FROM).")
+@click.option("--subject", default=None)
+@click.option("--dry-run", is_flag=True, help="Write the .eml next to the run folder instead of sending.")
+def email_cmd(run_dir, to, smtp_host, port, starttls, sender, subject, dry_run):
+    """Email the brief of RUN_DIR (HTML body) with the whole run as a zip.
+
+    Credentials come only from $CXLAB_SMTP_USER and $CXLAB_SMTP_PASSWORD.
+    """
+    from .mailer import send_run
+
+    try:
+        path = send_run(run_dir, to=list(to), smtp_host=smtp_host, port=port, starttls=starttls,
+                        sender=sender, subject=subject, dry_run=dry_run)
+    except CxlabError as exc:
+        _fail(exc)
+    click.echo(f"wrote {path}" if dry_run else f"sent to {', '.join(to)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

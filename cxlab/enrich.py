@@ -216,10 +216,10 @@ def asof_scores(
     s = scores.loc[scores["metric"] == metric, [by, "scored_at", "value"]]
     s = s.groupby([by, "scored_at"], as_index=False, sort=True)["value"].mean()
     s = s.rename(columns={"value": f"{prefix}_score", "scored_at": f"{prefix}_scored_at"})
-    s[f"{prefix}_scored_at"] = pd.to_datetime(s[f"{prefix}_scored_at"], utc=True)
+    s[f"{prefix}_scored_at"] = pd.to_datetime(s[f"{prefix}_scored_at"], utc=True).astype("datetime64[ns, UTC]")
     base = left.reset_index(drop=True).copy()
     base["_row"] = np.arange(len(base))
-    base[on] = pd.to_datetime(base[on], utc=True)
+    base[on] = pd.to_datetime(base[on], utc=True).astype("datetime64[ns, UTC]")
     ok = base[by].notna() & base[on].notna()
     work = base.loc[ok].sort_values(on, kind="mergesort")
     s = s.assign(_t=s[f"{prefix}_scored_at"]).sort_values("_t", kind="mergesort")

@@ -51,7 +51,53 @@ __all__ = [
     "coverage",
     "leakage_check",
     "sources_table",
+    "describe_frame",
 ]
+
+COLUMN_NOTES = {
+    "cx_value": "CX headline per response (CSAT 0/100 top-2-box, NPS -100/0/100, CES 1-7) or per period",
+    "cx_n": "survey responses in the period",
+    "cx_top2": "CSAT 4 or 5 (0/1)",
+    "promoter": "NPS 9-10 (0/1)",
+    "nps_score": "NPS per response: +100 promoter, 0 passive, -100 detractor",
+    "ces_agree": "CES 5-7 (0/1)",
+    "wait_s": "this contact's queue wait, s",
+    "handle_s": "talk + hold + after-contact work, s (hold per the AHT option)",
+    "hold_s": "hold time, s",
+    "transferred": "the contact was transferred (0/1)",
+    "held": "the customer was put on hold (0/1)",
+    "resolved": "agent-declared resolution (0/1)",
+    "is_repeat": "this contact follows one by the same customer within W days (0/1)",
+    "repeat_before_response": "the customer came back within W days and before answering the survey (0/1)",
+    "tenure_days": "agent tenure at the contact's local date, days",
+    "qa_score": "the agent's latest QA score before the contact",
+    "day_service_level_pct": "service level of the contact's queue that local day, %",
+    "day_offered": "contacts offered to the contact's queue that local day",
+}
+
+
+def describe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of an analysis frame: dtype, share non-null and what the column means.
+
+    Returns
+    -------
+    DataFrame
+        ``column``, ``dtype``, ``non_null_pct``, ``meaning`` (from the
+        documented columns; KPI columns and flags are described by pattern).
+    """
+    rows = []
+    for col in frame.columns:
+        note = COLUMN_NOTES.get(col, "")
+        if not note and col.startswith("event_"):
+            note = f"an event of kind '{col[6:]}' overlaps the day (0/1)"
+        elif not note and col.startswith("series_"):
+            note = "custom series" + (f", lagged {col.rsplit('_lag', 1)[1]} periods" if "_lag" in col else "")
+        elif not note and col.endswith(("_num", "_den")):
+            note = "numerator / denominator kept for exact roll-ups"
+        rows.append({"column": col, "dtype": str(frame[col].dtype),
+                     "non_null_pct": round(100.0 * frame[col].notna().mean(), 1) if len(frame) else 0.0,
+                     "meaning": note})
+    return pd.DataFrame(rows)
 
 
 class LeakageError(CxlabError, ValueError):
@@ -102,6 +148,13 @@ def _period_start(dates: pd.Series, grain: str) -> pd.Series:
     if grain == "week":
         return d - pd.to_timedelta(d.dt.day_of_week, unit="D")
     return d
+
+
+def _isin(values: pd.Series, pool) -> pd.Series:
+    """``values.isin(pool)`` — through object arrays, because pandas 3's
+    Arrow-string ``isin`` iterates in Python (measured 15x slower at 350k rows)."""
+    pool = pd.Series(pool)
+    return pd.Series(values.astype(object).isin(pool.astype(object)).to_numpy(), index=values.index)
 
 
 def _as_date64(s: pd.Series) -> pd.Series:
@@ -342,7 +395,7 @@ def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=N
     check_option("grain", grain, ("day", "week"))
     s = series.copy()
     if names is not None:
-        s = s[s["name"].isin(list(names))]
+        s = s[_isin(s["name"], list(names))]
     s["period"] = _period_start(_as_date64(s["date"]), grain)
     wide = s.pivot_table(index="period", columns="name", values="value", aggfunc="mean").sort_index()
     step = pd.Timedelta(days=7 if grain == "week" else 1)
@@ -450,7 +503,7 @@ def contact_frame(
     cx = _cx_per_response(surveys, cx_metric)
     keep = ["response_id", "interaction_id", "responded_at"] + [m for m in ("csat", "nps", "ces") if m in surveys]
     resp = pd.concat([surveys[keep], cx], axis=1)
-    linked = resp["interaction_id"].notna() & resp["interaction_id"].isin(feat["interaction_id"])
+    linked = resp["interaction_id"].notna() & _isin(resp["interaction_id"], feat["interaction_id"])
     unlinked = int((~linked).sum())
     resp = resp.loc[linked]
 
@@ -652,18 +705,18 @@ def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd
     add("interactions", inter, "interaction_id", None, [], idates)
     if "surveys" in tables:
         s = tables["surveys"]
-        ok = s["interaction_id"].isin(inter["interaction_id"])
+        ok = _isin(s["interaction_id"], inter["interaction_id"])
         add("surveys", s, "interaction_id", ok, sorted(s.loc[~ok & s["interaction_id"].notna(), "interaction_id"].astype(str)),
             _local_date(s["responded_at"], timezone))
     if "agents" in tables:
         ag = inter["agent_id"].dropna()
-        ok = ag.isin(tables["agents"]["agent_id"])
-        add("agents", ag.to_frame(), "agent_id", ok, sorted(ag[~ok].astype(str).unique()), None)
+        ok = _isin(ag, tables["agents"]["agent_id"])
+        add("agents (contacts with an agent)", ag.to_frame(), "agent_id", ok, sorted(ag[~ok].astype(str).unique()), None)
     if "agent_scores" in tables:
         sc = tables["agent_scores"]
         agents = inter["agent_id"].dropna().unique()
-        ok = pd.Series(agents).isin(sc["agent_id"])
-        add("agent_scores", pd.DataFrame({"agent_id": agents}), "agent_id", ok,
+        ok = _isin(pd.Series(agents), sc["agent_id"])
+        add("agent_scores (agents who handled contacts)", pd.DataFrame({"agent_id": agents}), "agent_id", ok,
             sorted(pd.Series(agents)[~ok].astype(str)), None)
     for name, col in (("staffing", "interval_start"), ("series", "date")):
         if name in tables and len(tables[name]):
@@ -672,7 +725,10 @@ def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd
             add(name, t, "date", None, [], d)
     if "events" in tables:
         add("events", tables["events"], "", None, [], None)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["matched"] = out["matched"].astype("Int64")
+    out["missing_days"] = out["missing_days"].astype("Int64")
+    return out
 
 
 def sources_table(tables: dict) -> pd.DataFrame:

@@ -206,5 +206,6 @@ def test_coverage_lists_unmatched():
     tables = _tiny_center()
     tables["interactions"].loc[3, "agent_id"] = "ghost"
     cov = coverage(tables, timezone=UTC).set_index("source")
-    assert cov.loc["agents", "unmatched"] == 1 and cov.loc["agents", "unmatched_examples"] == "ghost"
+    row = cov.loc["agents (contacts with an agent)"]
+    assert row["unmatched"] == 1 and row["unmatched_examples"] == "ghost"
     assert cov.loc["interactions", "missing_days"] == 0

@@ -73,14 +73,28 @@ def _run_options(f):
 
 
 def _report_run(result, quiet):
-    status = getattr(result, "status", "ok")
-    run_dir = getattr(result, "run_dir", None)
-    if run_dir is not None:
-        index = Path(run_dir) / "index.html"
-        target = index if index.exists() else run_dir
-        click.echo(f"report: {target}")
-    if status != "ok":
+    run_dir = Path(result.run_dir)
+    brief = run_dir / "07_brief.html"
+    click.echo(f"report: {brief if brief.exists() else run_dir}")
+    if not quiet:
+        click.echo(f"latest: {run_dir.parent / 'latest'}")
+
+
+def _execute(**kwargs):
+    from . import run as runner
+
+    try:
+        result = runner.run(**kwargs)
+    except runner.RunFailed as exc:
+        run_dir = getattr(getattr(exc, "result", None), "run_dir", None)
+        click.echo(f"error: {exc}", err=True)
+        if run_dir is not None:
+            click.echo(f"the failed run (with its rendered error) is in {run_dir}; "
+                       "the previous good run and 'latest' are untouched", err=True)
         sys.exit(1)
+    except CxlabError as exc:
+        _fail(exc)
+    _report_run(result, kwargs.get("quiet", False))
 
 
 @main.command()
@@ -88,28 +102,14 @@ def _report_run(result, quiet):
 @_run_options
 def run(config, jobs, only, timeout, quiet, reports_dir):
     """Execute the step notebooks for CONFIG into reports/<name>/<run-id>/."""
-    from . import run as runner
-
-    try:
-        result = runner.run(config_path=config, jobs=jobs, only=only, timeout=timeout,
-                            quiet=quiet, reports_dir=reports_dir)
-    except CxlabError as exc:
-        _fail(exc)
-    _report_run(result, quiet)
+    _execute(config=config, jobs=jobs, only=only, timeout=timeout, quiet=quiet, reports_dir=reports_dir)
 
 
 @main.command()
 @_run_options
 def demo(jobs, only, timeout, quiet, reports_dir):
     """Run the whole workbench on the embedded sample center (no config needed)."""
-    from . import run as runner
-
-    try:
-        result = runner.run(config_path=None, jobs=jobs, only=only, timeout=timeout,
-                            quiet=quiet, reports_dir=reports_dir)
-    except CxlabError as exc:
-        _fail(exc)
-    _report_run(result, quiet)
+    _execute(config=None, jobs=jobs, only=only, timeout=timeout, quiet=quiet, reports_dir=reports_dir)
 
 
 @main.command(name="email")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,6 +37,3 @@ def _close_figures():
     yield
     plt.close("all")
 
-
-def pytest_configure(config):
-    os.environ.setdefault("MPLBACKEND", "Agg")

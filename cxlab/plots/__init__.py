@@ -7,5 +7,6 @@ are re-exported so notebooks call ``cxlab.plots.<name>``.
 from ._style import PALETTE, new_figure, set_theme  # noqa: F401
 from .cx import cx_auc, cx_calibration, cx_segments, cx_smd, cx_trend  # noqa: F401
 from .drivers import dominance_matrix, driver_importance, driver_ranks, quadrant_chart, what_if_chart  # noqa: F401
-from .validate import did_chart, episodes_chart, holdout_chart, power_chart  # noqa: F401
 from .enrich import event_calendar, tenure_distribution  # noqa: F401
+from .kpis import kpi_distribution, kpi_sensitivity, kpi_trend, sl_vs_erlang  # noqa: F401
+from .validate import did_chart, episodes_chart, holdout_chart, power_chart  # noqa: F401

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import matplotlib.dates as mdates
-from matplotlib.patches import Patch
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from ._style import PALETTE, new_figure
 

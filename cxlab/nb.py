@@ -188,11 +188,31 @@ def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False
     allow_comments = bool(getattr(privacy, "allow_comments", False))
     drop = [c for c in out.columns if (c == "customer_id" and not allow_ids) or (c == "comment" and not allow_comments)]
     out = out.drop(columns=drop)
+    numeric = [pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]) for c in out.columns]
     out = out.map(lambda v: _fmt_cell(v, digits))
-    html = out.to_html(index=index, border=0, classes="cxlab-table", escape=True)
-    if caption:
-        html = f"<p class='cxlab-caption'><b>{caption}</b></p>" + html
-    display(HTML(html))
+    display(HTML(_table_html(out, numeric, index=index, caption=caption)))
+
+
+def _table_html(df: pd.DataFrame, numeric, *, index: bool = False, caption: str | None = None) -> str:
+    """A plain, deterministic HTML table: numbers right-aligned, text left-aligned."""
+    from html import escape
+
+    def cell(tag, value, num):
+        style = ' style="text-align:right"' if num else ' style="text-align:left"'
+        return f"<{tag}{style}>{escape(str(value))}</{tag}>"
+
+    cols = list(df.columns)
+    head = "".join(cell("th", c, n) for c, n in zip(cols, numeric))
+    if index:
+        head = "<th></th>" + head
+    body = []
+    for idx, row in zip(df.index, df.itertuples(index=False)):
+        cells = "".join(cell("td", v, n) for v, n in zip(row, numeric))
+        if index:
+            cells = f"<th style=\"text-align:left\">{escape(str(idx))}</th>" + cells
+        body.append(f"<tr>{cells}</tr>")
+    cap = f"<p class='cxlab-caption'><b>{escape(caption)}</b></p>" if caption else ""
+    return f"{cap}<table class=\"cxlab-table\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def say(text: str) -> None:

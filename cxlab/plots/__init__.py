@@ -5,6 +5,15 @@ are re-exported so notebooks call ``cxlab.plots.<name>``.
 """
 
 from ._style import PALETTE, new_figure, set_theme  # noqa: F401
+from .correlate import (  # noqa: F401,E501
+    correlation_heatmap,
+    lag_profile,
+    odds_ratio_chart,
+    pair_scatter,
+    partial_vs_raw,
+    ranked_correlations,
+    within_between_chart,
+)
 from .cx import cx_auc, cx_calibration, cx_segments, cx_smd, cx_trend  # noqa: F401
 from .drivers import dominance_matrix, driver_importance, driver_ranks, quadrant_chart, what_if_chart  # noqa: F401
 from .enrich import event_calendar, tenure_distribution  # noqa: F401

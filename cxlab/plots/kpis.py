@@ -79,7 +79,7 @@ def kpi_distribution(kpi_df: pd.DataFrame, *, kpi: str = "service_level_pct", by
     d = kpi_df.dropna(subset=[kpi])
     levels = sorted(d[by].dropna().unique())
     data = [d.loc[d[by] == lv, kpi].to_numpy() for lv in levels]
-    ax.boxplot(data, tick_labels=levels, vert=False, widths=0.6, showfliers=True,
+    ax.boxplot(data, tick_labels=levels, orientation="horizontal", widths=0.6, showfliers=True,
                flierprops={"markersize": 2, "alpha": 0.4},
                medianprops={"color": PALETTE["accent"]}, boxprops={"color": PALETTE["primary"]})
     ax.set_xlabel(LABELS.get(kpi, kpi))

@@ -99,9 +99,11 @@ def lag_profile(lagged: pd.DataFrame, *, candidates=None, p_col: str = "p_adj", 
     """
     if ax is None:
         _, ax = new_figure()
+    import seaborn as sns
+
     names = list(dict.fromkeys(lagged["x"])) if candidates is None else list(candidates)
-    palette = [PALETTE["primary"], PALETTE["accent"], PALETTE["good"], PALETTE["bad"], PALETTE["neutral"],
-               "#6a3d9a", "#b15928", "#1b9e77"]
+    palette = ([PALETTE["primary"], PALETTE["accent"], PALETTE["good"], PALETTE["bad"]] if len(names) <= 4
+               else sns.color_palette("tab10", len(names)).as_hex())
     for i, name in enumerate(names):
         d = lagged[lagged["x"] == name].sort_values("lag")
         c = palette[i % len(palette)]
@@ -139,8 +141,7 @@ def pair_scatter(frame: pd.DataFrame, *, y: str, xs, labels=None, annotations=No
         ax.set_xlabel(_label([name], labels)[0])
         ax.set_ylabel(_label([y], labels)[0])
         if annotations and name in annotations:
-            ax.text(0.03, 0.95, annotations[name], transform=ax.transAxes, va="top", fontsize=8,
-                    bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+            ax.set_title(annotations[name], fontsize=8, fontweight="normal")
     for ax in axes.ravel()[len(xs):]:
         ax.set_visible(False)
     fig.suptitle(title or f"{_label([y], labels)[0]} against the strongest candidates", fontweight="bold")
@@ -183,6 +184,11 @@ def odds_ratio_chart(logit: pd.DataFrame, *, role: str | None = "predictor", alp
     ax.scatter(d["odds_ratio"][~sig], y[~sig], facecolors="white", edgecolors=colors[~sig], s=40, zorder=3)
     ax.axvline(1, color="black", lw=0.8)
     ax.set_xscale("log")
+    lo, hi = float(np.nanmin(d["or_low"])), float(np.nanmax(d["or_high"]))
+    ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= t <= hi * 1.5] or [1]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     names = _label(d["term"], labels)
     if "per" in d.columns:
         names = [n if p == 1 else f"{n} (per {p:,.0f})" for n, p in zip(names, d["per"])]

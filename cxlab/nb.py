@@ -69,13 +69,16 @@ class Context:
         """A generator seeded from the notebook's seed (plus an offset per use)."""
         return np.random.default_rng(self.seed + offset)
 
-    def record(self, key: str, value: Any) -> Any:
-        """Store a JSON-able result under ``results/<step>.json`` of the run; return it."""
+    def record(self, key: str, value: Any) -> None:
+        """Store a JSON-able result under ``results/<step>.json`` of the run.
+
+        Returns None on purpose: a bare ``ctx.record(...)`` as a cell's last
+        line then prints nothing (a trailing ``;`` does not work under nbval).
+        """
         from . import results
 
         results.record(self.run_dir, self.step, key, value)
         self.recorded[key] = value
-        return value
 
     def results(self, step: str | None = None) -> dict:
         """Results recorded by a step of this run (all steps when ``step`` is None)."""

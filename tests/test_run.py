@@ -333,7 +333,11 @@ def test_two_runs_give_identical_results_and_jobs_2_matches_serial(good_run, tmp
     serial = cxrun.run(notebooks_dir=FIXTURES, reports_dir=tmp_path / "serial", quiet=True)
     parallel = cxrun.run(notebooks_dir=FIXTURES, reports_dir=tmp_path / "parallel", jobs=2, quiet=True)
     out, err = capfd.readouterr()
-    assert out == "" and err == ""  # quiet prints nothing when nothing fails
+    # quiet prints nothing when nothing fails. A kernel subprocess tearing down
+    # under load can print libzmq's own "Assertion failed: ... signaler.cpp"
+    # straight to the inherited fd 2 after its work is done; that is not ours.
+    err = "\n".join(line for line in err.splitlines() if "signaler.cpp" not in line)
+    assert out == "" and err == ""
     for other in (serial, parallel):
         assert other.ok
         assert results.load(other.run_dir) == results.load(good_run.run_dir)

@@ -198,9 +198,9 @@ LATENT_FORM = (
 #: each metric = cut(S + N(0, sd^2), thresholds): value = lowest + number of thresholds below
 MEASUREMENT: dict[str, dict] = {
     "csat": {"noise_sd": 0.45, "low": 1, "thresholds": [-0.90, -0.30, 0.20, 0.80]},
-    "nps": {"noise_sd": 0.75, "low": 0,
+    "nps": {"noise_sd": 1.05, "low": 0,
             "thresholds": [-1.60, -1.30, -1.00, -0.70, -0.40, -0.10, 0.35, 0.75, 1.20, 1.75]},
-    "ces": {"noise_sd": 1.05, "low": 1, "thresholds": [-1.30, -0.80, -0.30, 0.20, 0.75, 1.40]},
+    "ces": {"noise_sd": 1.45, "low": 1, "thresholds": [-1.30, -0.80, -0.30, 0.20, 0.75, 1.40]},
 }
 NONRESPONSE = {
     "form": "P(respond) = logistic(intercept + unresolved*(1-R) + long_wait*(wait_s > long_wait_s) + chat*CHAT)",

@@ -626,20 +626,18 @@ def test_sample_resolution_effect_matches_truth(sample, sample_truth, metric):
 
 @pytest.mark.slow
 def test_sample_metric_ranking_matches_truth(sample, sample_truth):
-    # ground_truth()["loyalty"]["metric_predictive_ranking"] (by each metric's correlation with latent
-    # satisfaction, which alone drives churn). Churn AUCs of metrics that measure S almost equally well
-    # are statistical ties (default sample: CSAT vs NPS AUC differ by 0.001, DeLong p = 0.82), so the
-    # check is: no pair is ranked against the truth with a significant paired DeLong test (p < 0.05),
-    # and the truth's last metric has the lowest AUC.
+    # ground_truth()["loyalty"]["metric_predictive_ranking"]: by each metric's correlation with the
+    # latent satisfaction, which alone drives churn (default sample: CSAT 0.81, NPS 0.70, CES 0.57).
+    # The AUC ranking must be that ranking, and no pair may be ranked against the truth with a
+    # significant paired DeLong test (default sample: AUC CSAT 0.585 > NPS 0.577 > CES 0.567).
     ranking = sample_truth["loyalty"]["metric_predictive_ranking"]
     res = cx.loyalty_prediction(sample["surveys"], sample["customers"], n_boot=50, seed=0)
     auc = res.auc.set_index("metric")["auc"]
+    assert list(auc.sort_values(ascending=False).index) == ranking
     for row in res.paired.itertuples():
         truth_better = row.metric_a if ranking.index(row.metric_a) < ranking.index(row.metric_b) else row.metric_b
         other = row.metric_b if truth_better == row.metric_a else row.metric_a
-        if auc[truth_better] < auc[other]:
-            assert row.p_delong > 0.05, f"{other} beats {truth_better} significantly (p={row.p_delong:.3g})"
-    assert auc.idxmin() == ranking[-1]
+        assert not (auc[truth_better] < auc[other] and row.p_delong < 0.05)
     assert (auc > 0.5).all()
 
 

@@ -1,0 +1,107 @@
+"""End to end: `cxlab demo` on the real notebooks and the embedded sample.
+
+One demo run is shared by every test in this module (it is the slow part).
+The SMTP password is in the environment during the run, so the secret-leak
+test can prove no file of the run folder holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cxlab.report import privacy_scan
+
+SECRET = "pw-Zq8!never-in-a-report"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    from cxlab import run as runner
+
+    reports = tmp_path_factory.mktemp("reports")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CXLAB_SMTP_PASSWORD", SECRET)
+    try:
+        result = runner.run(config=None, reports_dir=reports, jobs=2, quiet=True)
+    finally:
+        mp.undo()
+    return result
+
+
+def test_demo_succeeds_and_moves_latest(demo_run):
+    assert demo_run.status == "ok", demo_run
+    run_dir = Path(demo_run.run_dir)
+    latest = run_dir.parent / "latest"
+    assert latest.resolve() == run_dir.resolve()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["run"]["status"] == "ok"
+    steps = {s["step"]: s["status"] for s in manifest["steps"]}
+    assert sorted(steps) == sorted(p.stem for p in (run_dir).glob("0*.ipynb"))
+    assert set(steps.values()) == {"ok"} and len(steps) == 7
+
+
+def test_every_html_is_code_free_offline_and_embeds_images(demo_run):
+    run_dir = Path(demo_run.run_dir)
+    htmls = sorted(run_dir.glob("0*.html"))
+    assert [h.name[:2] for h in htmls] == ["01", "02", "03", "04", "05", "06", "07"]
+    for h in htmls:
+        text = h.read_text(encoding="utf-8")
+        assert "Traceback" not in text and "Error</span>" not in text, h.name
+        # no code cell inputs (the inlined CSS names these classes; the markup must not use them)
+        assert not re.search(r'class="[^"]*(jp-InputArea-editor|jp-CodeMirrorEditor|hl-ipython3|input_area)', text), h.name
+        assert not re.search(r'(src|href)="(https?:)?//', text), h.name
+        assert "data:image/png;base64," in text, f"{h.name} has no embedded plot"
+
+
+def test_no_customer_ids_or_comments_in_any_html(demo_run, sample):
+    run_dir = Path(demo_run.run_dir)
+    ids = sample["surveys"]["customer_id"].unique().tolist()
+    hits = privacy_scan(run_dir, ids)
+    assert hits.empty, hits.head()
+    comments = [c for c in sample["surveys"]["comment"].dropna().unique() if len(c) > 12][:50]
+    assert privacy_scan(run_dir, comments).empty
+
+
+def test_smtp_password_leaves_no_trace(demo_run):
+    run_dir = Path(demo_run.run_dir)
+    assert privacy_scan(run_dir, [SECRET], pattern="*").empty
+
+
+def test_brief_opens_offline_in_chromium(demo_run, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Debian chromium not installed (make test installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    brief = Path(demo_run.run_dir) / "07_brief.html"
+    failed, external, console_errors = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(brief.as_uri(), wait_until="load")
+        page.screenshot(path=str(tmp_path / "brief.png"), full_page=True)
+        pdf_ok = True
+        try:
+            page.pdf(path=str(tmp_path / "brief.pdf"), format="A4")
+        except Exception:  # headful-only builds cannot print; the screenshot still counts
+            pdf_ok = False
+        browser.close()
+    assert not failed, failed
+    assert not external, external
+    assert not console_errors, console_errors
+    assert (tmp_path / "brief.png").stat().st_size > 10_000
+    if pdf_ok:
+        assert (tmp_path / "brief.pdf").stat().st_size > 10_000

@@ -589,6 +589,10 @@ def data_summary(run_dir, config: RunConfig) -> dict:
     counts = {step: values["row_counts"] for step, values in recorded.items() if "row_counts" in values}
     if counts:
         out["row_counts_by_step"] = counts
+    # rows read / accepted / quarantined per table, as the sources step recorded them
+    health = next((values["data_health"] for _, values in sorted(recorded.items()) if "data_health" in values), None)
+    if health is not None:
+        out["row_counts"] = health
     if config.uses_sample:
         out["sample_contacts_expected"] = config.sample.days * config.sample.contacts_per_day
     return out

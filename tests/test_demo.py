@@ -44,6 +44,10 @@ def test_demo_succeeds_and_moves_latest(demo_run):
     steps = {s["step"]: s["status"] for s in manifest["steps"]}
     assert sorted(steps) == sorted(p.stem for p in (run_dir).glob("0*.ipynb"))
     assert set(steps.values()) == {"ok"} and len(steps) == 7
+    counts = {r["table"]: r for r in manifest["data_summary"]["row_counts"]}
+    inter = counts["interactions"]
+    assert inter["rows_read"] == inter["rows_accepted"] + inter["rows_quarantined"] > 300_000
+    assert manifest["run"]["wall_s"] > 0 and all(s["seconds"] > 0 for s in manifest["steps"])
 
 
 def test_every_html_is_code_free_offline_and_embeds_images(demo_run):

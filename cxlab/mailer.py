@@ -93,9 +93,10 @@ def build_message(
     manifest = {}
     if (root / "manifest.json").is_file():
         manifest = json.loads((root / "manifest.json").read_text())
-    title = manifest.get("title") or "cxlab brief"
-    name = manifest.get("name") or root.parent.name
-    status = manifest.get("status", "ok")
+    run = manifest.get("run") or manifest
+    title = run.get("title") or "cxlab brief"
+    name = run.get("name") or root.parent.name
+    status = run.get("status", "ok")
     msg = EmailMessage()
     msg["Subject"] = subject or f"{title} — {name} ({root.name}){'' if status == 'ok' else ' [FAILED RUN]'}"
     msg["From"] = sender or os.environ.get("CXLAB_SMTP_FROM", "cxlab@localhost")

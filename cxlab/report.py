@@ -18,6 +18,7 @@ import pandas as pd
 
 __all__ = [
     "previous_run",
+    "run_status",
     "headline_changes",
     "privacy_scan",
     "flatten_headlines",
@@ -42,11 +43,16 @@ def previous_run(run_dir: str | os.PathLike) -> Path | None:
         man = cand / "manifest.json"
         if man.is_file():
             try:
-                if json.loads(man.read_text()).get("status") == "ok":
+                if run_status(json.loads(man.read_text())) == "ok":
                     return cand
             except json.JSONDecodeError:
                 continue
     return None
+
+
+def run_status(manifest: dict) -> str | None:
+    """A run's status from its manifest (``run.status``; ``status`` in older manifests)."""
+    return (manifest.get("run") or {}).get("status") or manifest.get("status")
 
 
 def flatten_headlines(results: dict) -> pd.DataFrame:

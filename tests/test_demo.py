@@ -109,3 +109,30 @@ def test_brief_opens_offline_in_chromium(demo_run, tmp_path):
     assert (tmp_path / "brief.png").stat().st_size > 10_000
     if pdf_ok:
         assert (tmp_path / "brief.pdf").stat().st_size > 10_000
+
+
+def test_brief_says_what_moved_since_the_previous_good_run(demo_run):
+    """A fabricated earlier run whose CX headline was 10 points lower: re-rendering
+    the brief must name the move (and only compare with runs whose status is ok)."""
+    from cxlab import run as runner
+
+    run_dir = Path(demo_run.run_dir)
+    prev = run_dir.parent / "00000000T000000.000Z-prev00"
+    shutil.copytree(run_dir, prev, symlinks=True)
+    path = prev / "results" / "01_cx_metric.json"
+    rec = json.loads(path.read_text())
+    for key in ("value", "ci_low", "ci_high"):
+        rec["headline"][key] -= 10.0
+    path.write_text(json.dumps(rec))
+    failed = run_dir.parent / "00000000T000001.000Z-fail00"  # newer, but failed: must be ignored
+    shutil.copytree(prev, failed, symlinks=True)
+    man = json.loads((failed / "manifest.json").read_text())
+    man["run"]["status"] = "failed"
+    (failed / "manifest.json").write_text(json.dumps(man))
+
+    runner.run(config=None, reports_dir=run_dir.parent.parent, only="07", quiet=True)
+    text = re.sub(r"<[^>]+>", " ", (run_dir / "07_brief.html").read_text(encoding="utf-8"))
+    sentence = "1 headline(s) moved beyond their margin of error since run 00000000T000000.000Z-prev00"
+    assert sentence in text
+    after = text[text.index(sentence):]
+    assert re.search(r"headline\s+\d+\.\d+\s+\d+\.\d+\s+10\.00", after), after[:400]

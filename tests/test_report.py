@@ -16,7 +16,9 @@ from cxlab.errors import CxlabError
 def make_run(root, name, status="ok", value=80.0, moe=2.0):
     run = root / "demo" / name
     (run / "results").mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps({"name": "demo", "title": "CX brief", "status": status}))
+    # the manifest schema of cxlab.run: run metadata under "run"
+    (run / "manifest.json").write_text(json.dumps({"schema": 1, "run": {"name": "demo", "title": "CX brief",
+                                                                       "status": status}}))
     (run / "results" / "01_cx_metric.json").write_text(json.dumps({"headline": {"value": value, "moe": moe}}))
     (run / "07_brief.html").write_text("<html><body><h1>Brief</h1><p>CSAT 80%</p></body></html>")
     (run / "01_cx_metric.html").write_text("<html><body>step 1</body></html>")

@@ -28,7 +28,8 @@ _FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 def _run_folder(run: str | os.PathLike) -> Path:
     p = Path(run)
     if p.is_dir() and (p / "latest").exists() and not (p / BRIEF).exists():
-        p = (p / "latest").resolve()
+        p = p / "latest"
+    p = p.resolve()  # 'latest' is a symlink: name the run by its id
     if not p.is_dir():
         raise CxlabError(f"run folder not found: {p}")
     return p

@@ -76,6 +76,15 @@ def test_build_message_errors(tmp_path):
         mailer.build_message(run, to=[])
 
 
+def test_latest_symlink_resolves_to_the_run_id(tmp_path):
+    run = make_run(tmp_path, "20250101T000000Z-aaaa")
+    (run.parent / "latest").symlink_to(run.name)
+    msg = mailer.build_message(run.parent / "latest", to="a@b")
+    assert "(20250101T000000Z-aaaa)" in msg["Subject"]
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["20250101T000000Z-aaaa.zip"]
+    assert mailer.build_message(run.parent, to="a@b")["Subject"] == msg["Subject"]  # reports/<name> means latest
+
+
 def test_zip_is_reproducible(tmp_path):
     run = make_run(tmp_path, "20250101T000000Z-aaaa")
     assert mailer.zip_run(run) == mailer.zip_run(run)

@@ -136,3 +136,31 @@ def test_brief_says_what_moved_since_the_previous_good_run(demo_run):
     assert sentence in text
     after = text[text.index(sentence):]
     assert re.search(r"headline\s+\d+\.\d+\s+\d+\.\d+\s+10\.00", after), after[:400]
+
+
+def test_run_on_own_exports_without_a_pilot(tmp_path):
+    """`cxlab run CONFIG` on exported files (not the embedded sample) and with no
+    pilot configured: every step succeeds, step 6 says the readout was skipped and
+    sizes the next pilot from history, and the brief says no verdict is available."""
+    from click.testing import CliRunner
+
+    from cxlab.cli import main
+    from cxlab.sample import write_sample
+
+    data = tmp_path / "exports"
+    write_sample(data)
+    files = {p.stem: p.name for p in data.glob("*.parquet")}
+    sources = "".join(f"  {name}: {{path: exports/{fname}}}\n" for name, fname in sorted(files.items()))
+    cfg = tmp_path / "center.yaml"
+    cfg.write_text(f"name: center\ntimezone: America/New_York\nsources:\n{sources}")
+    res = CliRunner().invoke(main, ["run", str(cfg), "--jobs", "2", "--quiet", "--reports-dir", str(tmp_path / "reports")])
+    assert res.exit_code == 0, res.output
+    latest = (tmp_path / "reports" / "center" / "latest").resolve()
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert {s["status"] for s in manifest["steps"]} == {"ok"}
+    assert set(manifest["inputs"]["sources"]) == set(files)
+    step6 = re.sub(r"<[^>]+>", " ", (latest / "06_validate.html").read_text(encoding="utf-8"))
+    assert "No pilot is configured for this data" in step6
+    assert "No pilot has tested the prediction yet" in step6
+    brief = re.sub(r"<[^>]+>", " ", (latest / "07_brief.html").read_text(encoding="utf-8"))
+    assert "Verdict: not available." in brief

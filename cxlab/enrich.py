@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import CxlabError, DataError, check_option
+from .errors import CxlabError, check_option
 
 __all__ = [
     "LeakageError",
@@ -414,29 +414,26 @@ def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=N
 
 
 def _cx_per_response(surveys: pd.DataFrame, cx_metric: str) -> pd.DataFrame:
+    """Per-response CX columns, scored by :func:`cxlab.cx.score_responses` (one definition)."""
+    from . import cx
     from .schema import CX_SCALES
 
     check_option("cx_metric", cx_metric, tuple(CX_SCALES))
-    present = [m for m in CX_SCALES if m in surveys and surveys[m].notna().any()]
-    if cx_metric not in present:
-        raise DataError(f"CX metric {cx_metric!r} is absent from the surveys; metrics present: {present}")
+    cx.score_responses(surveys, metric=cx_metric)  # a DataError naming the metrics present if absent
     out = pd.DataFrame(index=surveys.index)
-    if "csat" in surveys:
-        out["cx_top2"] = np.where(surveys["csat"].isna(), np.nan, (surveys["csat"] >= 4).astype(float))
-    if "nps" in surveys:
-        nps = surveys["nps"]
-        out["promoter"] = np.where(nps.isna(), np.nan, (nps >= 9).astype(float))
-        out["nps_score"] = np.select([nps >= 9, nps <= 6], [100.0, -100.0], 0.0)
-        out.loc[nps.isna(), "nps_score"] = np.nan
-    if "ces" in surveys:
-        out["ces_agree"] = np.where(surveys["ces"].isna(), np.nan, (surveys["ces"] >= 5).astype(float))
+    present = [m for m in CX_SCALES if m in surveys and surveys[m].notna().any()]
+    if "csat" in present:
+        out["cx_top2"] = cx.score_responses(surveys, metric="csat", csat="top2")["value"].to_numpy()
+    if "nps" in present:
+        nps = cx.score_responses(surveys, metric="nps")
+        out["promoter"] = np.where(nps["value"].isna(), np.nan, (nps["value"] == 1).astype(float))
+        out["nps_score"] = 100.0 * nps["value"].to_numpy()
+    if "ces" in present:
+        out["ces_agree"] = cx.score_responses(surveys, metric="ces", ces="agree")["value"].to_numpy()
     # the headline per response, on the headline's scale: CSAT % top-2-box (0/100),
     # NPS points (-100/0/100), CES mean (1-7)
-    out["cx_value"] = {
-        "csat": out.get("cx_top2", pd.Series(np.nan, index=surveys.index)) * 100.0,
-        "nps": out.get("nps_score"),
-        "ces": surveys.get("ces"),
-    }[cx_metric]
+    out["cx_value"] = {"csat": out.get("cx_top2", np.nan) * 100.0, "nps": out.get("nps_score"),
+                       "ces": surveys.get("ces")}[cx_metric]
     return out
 
 

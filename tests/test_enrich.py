@@ -209,3 +209,12 @@ def test_coverage_lists_unmatched():
     row = cov.loc["agents (contacts with an agent)"]
     assert row["unmatched"] == 1 and row["unmatched_examples"] == "ghost"
     assert cov.loc["interactions", "missing_days"] == 0
+
+
+def test_absent_metric_names_the_metrics_present():
+    from cxlab.errors import DataError
+
+    tables = _tiny_center()
+    tables["surveys"] = tables["surveys"].drop(columns=["ces"])
+    with pytest.raises(DataError, match=r"ces.*csat.*nps"):
+        contact_frame(tables, cx_metric="ces", timezone=UTC)

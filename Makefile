@@ -37,7 +37,7 @@ test: $(STAMP) chromium  ## ruff + pytest (unit, doctest, end-to-end) + nbval ov
 	$(PY) -m pytest -q --nbval notebooks/ --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
 notebooks: $(STAMP)  ## re-execute notebooks/ in place on the sample (commit the outputs)
-	$(PY) -c "from cxlab.run import make_notebooks; make_notebooks()"
+	$(PY) -c "from cxlab.pipeline import make_notebooks; make_notebooks()"
 
 bench: $(STAMP)  ## speed targets, printed as ratios
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

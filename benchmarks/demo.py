@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the reports folder")
     args = parser.parse_args(argv)
 
-    from cxlab.run import RunFailed, demo
+    from cxlab.pipeline import RunFailed, demo
 
     reports = Path(tempfile.mkdtemp(prefix="cxlab-bench-"))
     print(f"cores: {os.cpu_count()}  target (serial): <= {TARGET_SERIAL_S:.0f} s  reports: {reports}")

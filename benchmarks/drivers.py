@@ -52,7 +52,7 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 def main() -> int:
     import pingouin as pg
 
-    from cxlab import drivers as dr
+    from cxlab.focus import drivers as dr
 
     ok = True
     # 1. p = 14 vs pingouin

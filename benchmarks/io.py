@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cxlab.config import Mapping, Source  # noqa: E402
-from cxlab.io import load_table  # noqa: E402
+from cxlab.data import load_table  # noqa: E402
 
 TARGET_ROWS_PER_S = 1_000_000
 

@@ -40,7 +40,7 @@ def init(path, force):
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 def validate(config):
     """Load and validate the sources of CONFIG; print read / accepted / quarantined per table."""
-    from .io import validate_command
+    from .data import validate_command
 
     sys.exit(validate_command(config))
 
@@ -81,7 +81,7 @@ def _report_run(result, quiet):
 
 
 def _execute(**kwargs):
-    from . import run as runner
+    from .pipeline import core as runner
 
     try:
         result = runner.run(**kwargs)
@@ -126,7 +126,7 @@ def email_cmd(run_dir, to, smtp_host, port, starttls, sender, subject, dry_run):
 
     Credentials come only from $CXLAB_SMTP_USER and $CXLAB_SMTP_PASSWORD.
     """
-    from .mailer import send_run
+    from .brief.mailer import send_run
 
     try:
         path = send_run(run_dir, to=list(to), smtp_host=smtp_host, port=port, starttls=starttls,

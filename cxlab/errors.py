@@ -10,6 +10,13 @@ __all__ = [
     "ConfigError",
     "DataError",
     "StepError",
+    "ParameterError",
+    "DependencyError",
+    "RunNotFound",
+    "RunFailed",
+    "ResultsMissing",
+    "LeakageError",
+    "SignDisagreementWarning",
     "check_option",
     "suggest",
 ]
@@ -59,6 +66,65 @@ class StepError(CxlabError, RuntimeError):
         self.notebook = notebook
         self.cell = cell
         super().__init__(message)
+
+
+class ParameterError(ConfigError):
+    """A notebook parameter in the config is unknown, or a notebook lacks the common block."""
+
+
+class DependencyError(ConfigError):
+    """A notebook's ``depends_on`` names an unknown step, or the steps form a cycle."""
+
+
+class RunNotFound(CxlabError, FileNotFoundError):
+    """No run folder to re-run a step into (no good run yet, or a wrong run id)."""
+
+
+class RunFailed(StepError):
+    """One or more steps failed; the run folder is marked failed.
+
+    Attributes
+    ----------
+    result : RunResult
+        The whole run (every step's status, the run folder, the manifest).
+    failures : list of StepResult
+        The failed steps, in the order they ran; ``notebook`` and ``cell``
+        name the first one.
+    """
+
+    def __init__(self, result: RunResult):  # noqa: F821 (cxlab.pipeline.RunResult)
+        self.result = result
+        self.failures = [s for s in result.steps if s.status == "failed"]
+        skipped = [s.step for s in result.steps if s.status == "skipped"]
+        lines = [f"run {result.run_id} failed ({result.run_dir})"]
+        for s in self.failures:
+            lines.append(f"  {s.step}: {s.error_summary()}")
+            lines.append(f"    see {s.html or s.notebook}")
+        if skipped:
+            lines.append(f"  skipped (depend on a failed step): {', '.join(skipped)}")
+        first = self.failures[0] if self.failures else None
+        super().__init__(
+            "\n".join(lines),
+            notebook=first.notebook.name if first and first.notebook else None,
+            cell=(first.error or {}).get("cell") if first else None,
+        )
+
+
+class ResultsMissing(CxlabError, LookupError):
+    """A step's results (or one key of them) were never recorded."""
+
+
+class SignDisagreementWarning(UserWarning):
+    """A correlation has opposite signs at the period and the contact grain.
+
+    Raised (as a warning) by :func:`sign_disagreements`: the period-level
+    association does not describe individual contacts (ecological fallacy,
+    Simpson's paradox).
+    """
+
+
+class LeakageError(CxlabError, ValueError):
+    """A feature measured after the CX response reached the contact frame."""
 
 
 def suggest(name: str, choices) -> str:

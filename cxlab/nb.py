@@ -123,7 +123,8 @@ def setup(
     -------
     Context
     """
-    from . import io, results
+    from . import data as io
+    from . import results
     from .plots import set_theme
 
     base = load_config(config_path or None)

@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import cache_dir
-from .errors import CxlabError
+from .errors import (
+    CxlabError,
+    ResultsMissing,  # noqa: F401 (re-exported)
+)
 
 __all__ = ["record", "load", "scratch_run_dir", "to_jsonable", "ResultsMissing", "RESULTS_DIR"]
 
@@ -35,10 +38,6 @@ RESULTS_DIR = "results"
 _STEP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-class ResultsMissing(CxlabError, LookupError):
-    """A step's results (or one key of them) were never recorded."""
 
 
 def scratch_run_dir() -> Path:

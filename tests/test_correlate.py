@@ -16,7 +16,6 @@ import pytest
 from scipy import stats
 from scipy.signal import lfilter
 
-from cxlab import correlate as cc
 from cxlab.correlate import (
     SignDisagreementWarning,
     TestLog,
@@ -29,6 +28,7 @@ from cxlab.correlate import (
     sign_disagreements,
     within_agent,
 )
+from cxlab.correlate import core as cc
 
 REF = Path(__file__).parent / "reference"
 

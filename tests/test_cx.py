@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cxlab import cx
 from cxlab.errors import DataError
+from cxlab.metric import core as cx
 
 
 def _nps_frame(counts: dict[int, int]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cxlab.report import privacy_scan
+from cxlab.brief import privacy_scan
 
 SECRET = "pw-Zq8!never-in-a-report"
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    from cxlab import run as runner
+    from cxlab.pipeline import core as runner
 
     reports = tmp_path_factory.mktemp("reports")
     mp = pytest.MonkeyPatch()
@@ -114,7 +114,7 @@ def test_brief_opens_offline_in_chromium(demo_run, tmp_path):
 def test_brief_says_what_moved_since_the_previous_good_run(demo_run):
     """A fabricated earlier run whose CX headline was 10 points lower: re-rendering
     the brief must name the move (and only compare with runs whose status is ok)."""
-    from cxlab import run as runner
+    from cxlab.pipeline import core as runner
 
     run_dir = Path(demo_run.run_dir)
     prev = run_dir.parent / "00000000T000000.000Z-prev00"

@@ -12,7 +12,7 @@ import pingouin as pg
 import pytest
 import statsmodels.api as sm
 
-from cxlab import drivers as dr
+from cxlab.focus import drivers as dr
 
 REF = Path(__file__).parent / "reference"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlab.enrich import (
+from cxlab.sources import (
     LeakageError,
     agent_attributes,
     align_series,
@@ -179,7 +179,7 @@ def test_contact_frame_joins_own_contact_and_guards_leakage():
 
 def test_contact_frame_fails_if_future_value_reaches_it(monkeypatch):
     # sabotage the as-of join so it takes the NEXT score: the guard must fire
-    import cxlab.enrich as enrich
+    import cxlab.sources.frames as enrich
 
     real = pd.merge_asof
 

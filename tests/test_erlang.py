@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from cxlab.erlang import agents_needed, asa, erlang_a, erlang_b, erlang_c, occupancy, service_level, what_if
+from cxlab.kpis.erlang import (
+    agents_needed,
+    asa,
+    erlang_a,
+    erlang_b,
+    erlang_c,
+    occupancy,
+    service_level,
+    what_if,
+)
 
 
 def erlang_b_decimal(n: int, a: float, digits: int = 60) -> Decimal:

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from cxlab.config import Mapping, RunConfig, Source, default_config
+from cxlab.data import Dataset, LoadResult, load_dataset, load_table, validate_command
 from cxlab.errors import SourceError
-from cxlab.io import Dataset, LoadResult, load_dataset, load_table, validate_command
 from cxlab.schema import TABLES
 
 NY = "America/New_York"

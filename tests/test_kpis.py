@@ -440,8 +440,8 @@ def test_contact_features_same_channel_and_no_hold():
 
 
 def test_erlang_check_per_interval():
-    from cxlab.erlang import erlang_a, service_level
     from cxlab.kpis import erlang_check
+    from cxlab.kpis.erlang import erlang_a, service_level
 
     c = erlang_check(frame(), staffing(), concurrency={"chat": 2}).set_index(["interval", "queue"])
     r = c.loc[(pd.Timestamp("2025-01-01 09:00"), "billing")]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from cxlab import loyalty
 from cxlab.errors import DataError
+from cxlab.focus import loyalty
 
 T0 = pd.Timestamp("2025-03-10 12:00", tz="UTC")
 CHURN_AT = pd.Timestamp("2025-05-01", tz="UTC")
@@ -269,7 +269,7 @@ def structural_value_of_resolution(truth: dict, tables: dict, *, resolution_poin
     resolution probabilities and their uniform draws, nor the per-customer price factor; they are
     taken from the seeded simulation (``cxlab.sample._simulate``), which is what makes this exact.
     """
-    from cxlab import sample as smp
+    from cxlab.sample import core as smp
 
     sim = smp._simulate(truth["seed"], truth["days"], truth["contacts_per_day"], truth["start"])
     c = sim.c
@@ -328,7 +328,7 @@ def structural_value_of_resolution(truth: dict, tables: dict, *, resolution_poin
 
 @pytest.fixture(scope="module")
 def sample_value(sample):
-    from cxlab import enrich
+    from cxlab.sources import frames as enrich
 
     frame = enrich.contact_frame(sample, cx_metric="csat", timezone="America/New_York")
     return loyalty.value_of_change(frame, sample["surveys"], sample["customers"], changes={"resolved": 0.05},

@@ -9,7 +9,8 @@ from email import policy
 
 import pytest
 
-from cxlab import mailer, report
+from cxlab.brief import mailer
+from cxlab.brief import sections as report
 from cxlab.errors import CxlabError
 
 

@@ -19,9 +19,9 @@ import nbformat
 import pytest
 
 from cxlab import __version__, results
-from cxlab import run as cxrun
 from cxlab.config import REPO_ROOT, default_config, load_config
 from cxlab.errors import ConfigError, StepError
+from cxlab.pipeline import core as cxrun
 
 FIXTURES = Path(__file__).resolve().parent / "run_fixtures"
 REAL_NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlab import sample as smp
+from cxlab.sample import core as smp
 from cxlab.schema import TABLES
 
 SMALL = {"days": 14, "contacts_per_day": 200}

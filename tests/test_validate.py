@@ -13,7 +13,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from cxlab.validate import (
+from cxlab.verify import (
     aa_split,
     analysis_plan,
     holdout,
@@ -402,7 +402,7 @@ COVERAGE_DAYS, COVERAGE_CONTACTS = 120, 500
 def pilot_estimates(seed: int, folder) -> dict:
     """CSAT top-2-box DiD (team clusters) on one seed's sample, unweighted and response-weighted."""
     from cxlab.sample import write_sample
-    from cxlab.validate import pilot_frame
+    from cxlab.verify import pilot_frame
 
     paths = write_sample(folder, seed=seed, days=COVERAGE_DAYS, contacts_per_day=COVERAGE_CONTACTS)
     tables = {name: pd.read_parquet(paths[name]) for name in ("interactions", "surveys", "agents")}
@@ -435,7 +435,7 @@ def test_pilot_ci_covers_the_true_effect_over_seeds(tmp_path):
 
 @pytest.fixture(scope="module")
 def default_pilot(sample, sample_truth):
-    from cxlab.validate import pilot_frame
+    from cxlab.verify import pilot_frame
 
     pf = pilot_frame(sample, treated=sample_truth["pilot"]["treated_teams"], timezone=TZ)
     return pf, sample_truth["pilot"]

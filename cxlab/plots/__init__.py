@@ -14,8 +14,8 @@ from .correlate import (  # noqa: F401,E501
     ranked_correlations,
     within_between_chart,
 )
-from .cx import cx_auc, cx_calibration, cx_segments, cx_smd, cx_trend  # noqa: F401
-from .drivers import dominance_matrix, driver_importance, driver_ranks, quadrant_chart, what_if_chart  # noqa: F401
-from .enrich import event_calendar, tenure_distribution  # noqa: F401
+from .focus import dominance_matrix, driver_importance, driver_ranks, quadrant_chart, what_if_chart  # noqa: F401
 from .kpis import kpi_distribution, kpi_sensitivity, kpi_trend, sl_vs_erlang  # noqa: F401
-from .validate import did_chart, episodes_chart, holdout_chart, power_chart  # noqa: F401
+from .metric import cx_auc, cx_calibration, cx_segments, cx_smd, cx_trend  # noqa: F401
+from .sources import event_calendar, tenure_distribution  # noqa: F401
+from .verify import did_chart, episodes_chart, holdout_chart, power_chart  # noqa: F401

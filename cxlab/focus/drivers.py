@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import check_option, suggest
+from ..errors import check_option, suggest
 
 __all__ = [
     "MAX_PLAYERS",
@@ -1361,7 +1361,7 @@ def agents_for_service_level(frame: pd.DataFrame, *, outcome: str, drivers, load
        agents  service_level_pct  sl_change_pts
     0      14               88.8            9.3
     """
-    from . import erlang  # lazy: erlang is optional for the rest of this module
+    from ..kpis import erlang  # lazy: erlang is optional for the rest of this module
 
     if service_level not in _as_list(drivers, "drivers"):
         raise ValueError(f"drivers must include the service-level column {service_level!r}")

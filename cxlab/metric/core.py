@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError, check_option
-from .schema import CX_SCALES
+from .._utils import isin as _isin
+from ..errors import DataError, check_option
+from ..schema import CX_SCALES
 
 __all__ = [
     "METRICS",
@@ -143,21 +144,6 @@ def _value(metric: str, kind: str, raw: pd.Series) -> pd.Series:
     else:
         v = (raw >= 5).astype(float)
     return pd.Series(v, index=raw.index).where(raw.notna())
-
-
-def _isin(values: pd.Series, pool) -> np.ndarray:
-    """``values.isin(pool)`` as a bool array; hashes through pyarrow (pandas 3 string isin is slow)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = pa.array(values)
-        ref = pa.array(pd.Series(pool).dropna()).unique()
-        if arr.type != ref.type:
-            ref = ref.cast(arr.type)
-        return pc.is_in(arr, value_set=ref).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    except Exception:  # mixed or exotic types: fall back to pandas
-        return values.isin(pd.Series(pool).dropna()).to_numpy(bool)
 
 
 def _as_list(by) -> list[str]:

@@ -37,7 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import CxlabError, check_option
+from ..errors import (
+    LeakageError,  # noqa: F401 (re-exported)
+    check_option,
+)
 
 __all__ = [
     "LeakageError",
@@ -100,10 +103,6 @@ def describe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-class LeakageError(CxlabError, ValueError):
-    """A feature measured after the CX response reached the contact frame."""
-
-
 @dataclass(frozen=True)
 class Coverage:
     """How well one source matched the frame it was joined to.
@@ -153,7 +152,7 @@ def _period_start(dates: pd.Series, grain: str) -> pd.Series:
 def _isin(values: pd.Series, pool) -> pd.Series:
     """``values.isin(pool)`` through pyarrow (pandas 3's Arrow-string ``isin``
     iterates in Python: measured 15x slower at 350k rows); see ``cx._isin``."""
-    from .cx import _isin as isin_array
+    from .._utils import isin as isin_array
 
     return pd.Series(isin_array(values, pool), index=values.index)
 
@@ -415,8 +414,8 @@ def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=N
 
 def _cx_per_response(surveys: pd.DataFrame, cx_metric: str) -> pd.DataFrame:
     """Per-response CX columns, scored by :func:`cxlab.cx.score_responses` (one definition)."""
-    from . import cx
-    from .schema import CX_SCALES
+    from ..metric import core as cx
+    from ..schema import CX_SCALES
 
     check_option("cx_metric", cx_metric, tuple(CX_SCALES))
     cx.score_responses(surveys, metric=cx_metric)  # a DataError naming the metrics present if absent
@@ -486,8 +485,8 @@ def contact_frame(
         ``attrs["unlinked_responses"]`` the count of responses without a
         known contact (they cannot enter a contact-grain analysis).
     """
-    from . import kpis
-    from .config import KpiOptions
+    from .. import kpis
+    from ..config import KpiOptions
 
     options = options or KpiOptions()
     inter, surveys = tables["interactions"], tables["surveys"]
@@ -570,7 +569,7 @@ def leakage_check(frame: pd.DataFrame, *, response_col: str = "responded_at") ->
     >>> leakage_check(f)
     Traceback (most recent call last):
     ...
-    cxlab.enrich.LeakageError: qa_scored_at: 1 row(s) dated after the survey response (leakage); ...
+    cxlab.errors.LeakageError: qa_scored_at: 1 row(s) dated after the survey response (leakage); ...
     """
     if "repeat_within_w" in frame:
         raise LeakageError(
@@ -625,8 +624,8 @@ def period_frame(
         Responses are placed in the period and segment of their contact
         (local arrival date).
     """
-    from . import kpis
-    from .config import KpiOptions
+    from .. import kpis
+    from ..config import KpiOptions
 
     check_option("grain", grain, ("day", "week"))
     options = options or KpiOptions()
@@ -731,7 +730,7 @@ def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd
 
 def sources_table(tables: dict) -> pd.DataFrame:
     """One line per loaded source: table, rows, columns (for the step-3 report)."""
-    from .schema import TABLES
+    from ..schema import TABLES
 
     rows = []
     for name, frame in tables.items():

@@ -39,9 +39,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .config import cache_dir
-from .errors import check_option
-from .schema import TABLES
+from ..config import cache_dir
+from ..errors import check_option
+from ..schema import TABLES
 
 __all__ = [
     "GENERATOR_VERSION",

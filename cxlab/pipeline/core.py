@@ -45,10 +45,19 @@ from typing import Any
 
 import yaml
 
-from . import __version__
-from . import results as _results
-from .config import REPO_ROOT, RunConfig, cache_dir, load_config
-from .errors import ConfigError, CxlabError, StepError, suggest
+from .. import __version__
+from .. import results as _results
+from ..config import REPO_ROOT, RunConfig, cache_dir, load_config
+from ..errors import (  # noqa: F401 (re-exported)
+    ConfigError,
+    CxlabError,
+    DependencyError,
+    ParameterError,
+    RunFailed,
+    RunNotFound,
+    StepError,
+    suggest,
+)
 
 __all__ = [
     "run",
@@ -74,7 +83,7 @@ COMMON_PARAMETERS = ("config_path", "run_dir", "cx_metric", "window_start", "win
 _RUN_OWNED = ("config_path", "run_dir")
 
 KERNEL_NAME = "python3"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_FILE = "cxlab_report.html.j2"
 BANNER_TAG = "cxlab-error-banner"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
@@ -95,48 +104,6 @@ KEY_PACKAGES = (
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class ParameterError(ConfigError):
-    """A notebook parameter in the config is unknown, or a notebook lacks the common block."""
-
-
-class DependencyError(ConfigError):
-    """A notebook's ``depends_on`` names an unknown step, or the steps form a cycle."""
-
-
-class RunNotFound(CxlabError, FileNotFoundError):
-    """No run folder to re-run a step into (no good run yet, or a wrong run id)."""
-
-
-class RunFailed(StepError):
-    """One or more steps failed; the run folder is marked failed.
-
-    Attributes
-    ----------
-    result : RunResult
-        The whole run (every step's status, the run folder, the manifest).
-    failures : list of StepResult
-        The failed steps, in the order they ran; ``notebook`` and ``cell``
-        name the first one.
-    """
-
-    def __init__(self, result: RunResult):
-        self.result = result
-        self.failures = [s for s in result.steps if s.status == "failed"]
-        skipped = [s.step for s in result.steps if s.status == "skipped"]
-        lines = [f"run {result.run_id} failed ({result.run_dir})"]
-        for s in self.failures:
-            lines.append(f"  {s.step}: {s.error_summary()}")
-            lines.append(f"    see {s.html or s.notebook}")
-        if skipped:
-            lines.append(f"  skipped (depend on a failed step): {', '.join(skipped)}")
-        first = self.failures[0] if self.failures else None
-        super().__init__(
-            "\n".join(lines),
-            notebook=first.notebook.name if first and first.notebook else None,
-            cell=(first.error or {}).get("cell") if first else None,
-        )
 
 
 # --------------------------------------------------------------------------- steps
@@ -791,7 +758,7 @@ def _progress_bar(step: Step, quiet: bool):
 
 def _definitions_html(config: RunConfig) -> str:
     try:  # the KPI module's own table, when it exists
-        from .kpis import definitions_table  # type: ignore[attr-defined]
+        from ..kpis import definitions_table  # type: ignore[attr-defined]
 
         table = definitions_table(config.kpis)
         if hasattr(table, "to_html"):

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import cx
-from .errors import DataError, check_option
+from ..errors import DataError, check_option
+from ..metric import core as cx
 
 __all__ = [
     "DEFAULT_DRIVERS",

@@ -39,10 +39,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import Mapping, RunConfig, Source, default_config, load_config
-from .errors import CxlabError, SourceError
-from .schema import CX_SCALES, TABLES, Column, Table
-from .schema import table as _schema_table
+from ..config import Mapping, RunConfig, Source, default_config, load_config
+from ..errors import CxlabError, SourceError
+from ..schema import CX_SCALES, TABLES, Column, Table
+from ..schema import table as _schema_table
 
 __all__ = ["LoadResult", "Dataset", "load_table", "load_dataset", "validate_command"]
 
@@ -450,7 +450,7 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
     try:
         with _utc_session(con):
             if config.sources is None:
-                from .sample import load_sample
+                from ..sample import load_sample
 
                 params = {"seed": config.sample.seed, "days": config.sample.days,
                           "contacts_per_day": config.sample.contacts_per_day}

@@ -80,8 +80,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import KpiOptions
-from .errors import check_option, suggest
+from ..config import KpiOptions
+from ..errors import check_option, suggest
 
 __all__ = [
     "KpiDefinition",

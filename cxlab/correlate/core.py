@@ -36,7 +36,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError, check_option
+from ..errors import (
+    DataError,
+    SignDisagreementWarning,  # noqa: F401 (re-exported)
+    check_option,
+)
 
 __all__ = [
     "SignDisagreementWarning",
@@ -66,15 +70,6 @@ GRAIN_PAIRS: dict[str, str] = {
     "repeat_rate_pct": "is_repeat",
     "hold_s": "hold_s",
 }
-
-
-class SignDisagreementWarning(UserWarning):
-    """A correlation has opposite signs at the period and the contact grain.
-
-    Raised (as a warning) by :func:`sign_disagreements`: the period-level
-    association does not describe individual contacts (ecological fallacy,
-    Simpson's paradox).
-    """
 
 
 # --------------------------------------------------------------------------
@@ -390,7 +385,7 @@ def _check_frame(frame, what: str = "frame") -> None:
 
 
 def _check_columns(frame: pd.DataFrame, cols: Iterable, what: str) -> None:
-    from .errors import suggest
+    from ..errors import suggest
 
     for c in cols:
         if c not in frame.columns:

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from .errors import CxlabError
+from ..errors import CxlabError
 
 __all__ = ["build_message", "zip_run", "send_run", "BRIEF", "USER_ENV", "PASSWORD_ENV"]
 

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .errors import DataError, check_option
+from ..errors import DataError, check_option
 
 __all__ = [
     "Holdout",
@@ -171,7 +171,7 @@ def _importance(frame: pd.DataFrame, coefs: pd.DataFrame, *, outcome, drivers, m
     std_coef = coefs["coef"].to_numpy() * sd_x / sd_y
     if method == "std_coef":
         return pd.Series(np.abs(std_coef), index=drivers), std_coef
-    from . import drivers as drivers_module  # lazy: validate may import drivers
+    from ..focus import drivers as drivers_module  # lazy: validate may import drivers
 
     table = drivers_module.relative_importance(frame, outcome=outcome, drivers=list(drivers))
     if not isinstance(table, pd.DataFrame) and hasattr(table, "importance"):
@@ -1277,7 +1277,7 @@ def pilot_frame(
     >>> sorted(pf["team"].unique())[:2], bool(pf["cx_value"].notna().any())
     (['billing_a', 'billing_b'], True)
     """
-    from .cx import propensity_weights
+    from ..metric import propensity_weights
 
     check_option("cx_metric", cx_metric, ("csat", "nps", "ces"))
     for name in ("interactions", "surveys", "agents"):

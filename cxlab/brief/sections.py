@@ -22,6 +22,15 @@ __all__ = [
     "headline_changes",
     "privacy_scan",
     "flatten_headlines",
+    "brief_headline",
+    "weekly_trend",
+    "top_drivers",
+    "what_if_summary",
+    "verdict_summary",
+    "operations_snapshot",
+    "caveats",
+    "data_health",
+    "definitions_used",
 ]
 
 

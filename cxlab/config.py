@@ -157,6 +157,19 @@ class RunConfig(_Strict):
     quarantine_dir: str | None = None
     config_dir: str | None = Field(None, description="set by load_config; relative paths resolve here")
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v):
+        # the run folder is <reports-dir>/<name>/<run-id>: a name must not leave it
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", v or "") or ".." in v:
+            raise ValueError(
+                f"run name {v!r} is not a plain name: use letters, digits, '.', '_' or '-' "
+                "(no '/', no '..', no leading dot), e.g. 'my-center'"
+            )
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _known_tz(cls, v):

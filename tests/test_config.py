@@ -77,3 +77,19 @@ def test_missing_file_and_non_mapping(tmp_path):
     p = write(tmp_path, "- a\n- b\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(p)
+
+
+@pytest.mark.parametrize("bad", ["/tmp/x", "../../x", "a/b", "..", ".hidden", "", "a..b", "name with space"])
+def test_run_name_is_a_plain_name(tmp_path, bad):
+    # a run name becomes a folder under --reports-dir; it must not escape it
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: {bad!r}\n")
+    with pytest.raises(ConfigError, match="not a plain name"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("good", ["demo", "my-center", "bank_2025.q1"])
+def test_plain_run_names_are_accepted(tmp_path, good):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: {good}\n")
+    assert load_config(path).name == good

@@ -33,6 +33,7 @@ __all__ = [
     "starter_config",
     "cache_dir",
     "REPO_ROOT",
+    "check_read_only_query",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,44 @@ class Mapping(_Strict):
     defaults: dict[str, Any] = Field(default_factory=dict, description="constant values for absent columns")
 
 
+def check_read_only_query(query: str) -> None:
+    """Refuse any SQL that is not exactly one read-only ``SELECT`` / ``WITH`` statement.
+
+    A source ``query`` runs on cxlab's loading connection; it may read, never
+    change a database or write a file. DuckDB's own parser splits and
+    classifies the text (``duckdb.extract_statements``), so a second statement
+    hidden after ``;`` or in a comment trick is seen as DuckDB would see it.
+
+    Raises
+    ------
+    ValueError
+        Naming the statement kinds found (ATTACH, COPY, INSTALL/LOAD, PRAGMA,
+        SET, CALL, EXPLAIN, DDL, DML, or more than one statement).
+
+    Examples
+    --------
+    >>> check_read_only_query("WITH t AS (SELECT 1 AS x) SELECT * FROM t")
+    >>> check_read_only_query("SELECT 1; DELETE FROM calls")
+    Traceback (most recent call last):
+    ...
+    ValueError: a source query must be exactly one SELECT (or WITH ... SELECT) statement; found 2 statements (SELECT, DELETE)...
+    """
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise ValueError(f"the source query does not parse: {str(exc).splitlines()[0]}") from None
+    kinds = [str(s.type).split(".")[-1] for s in statements]
+    if kinds != ["SELECT"]:
+        found = f"{len(kinds)} statements" if len(kinds) != 1 else "one statement"
+        raise ValueError(
+            "a source query must be exactly one SELECT (or WITH ... SELECT) statement; "
+            f"found {found} ({', '.join(kinds) or 'none'}). cxlab only reads: ATTACH, COPY, "
+            "INSTALL/LOAD, PRAGMA, SET, CALL, CREATE/ALTER/DROP, INSERT/UPDATE/DELETE are refused"
+        )
+
+
 class Source(_Strict):
     """Where one canonical table comes from."""
 
@@ -79,6 +118,13 @@ class Source(_Strict):
     delimiter: str | None = None
     encoding: str | None = None
     mapping: Mapping = Field(default_factory=Mapping)
+
+    @field_validator("query")
+    @classmethod
+    def _read_only_query(cls, v):
+        if v is not None:
+            check_read_only_query(v)
+        return v
 
     @model_validator(mode="after")
     def _need_path_or_query(self):

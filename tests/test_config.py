@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import yaml
 
 from cxlab.config import default_config, load_config, starter_config
 from cxlab.errors import ConfigError
@@ -93,3 +94,33 @@ def test_plain_run_names_are_accepted(tmp_path, good):
     path = tmp_path / "c.yaml"
     path.write_text(f"name: {good}\n")
     assert load_config(path).name == good
+
+
+@pytest.mark.parametrize("query, kind", [
+    ("SELECT 1; ATTACH 'u.duckdb' AS u", "ATTACH"),
+    ("SELECT 1; DELETE FROM calls", "DELETE"),
+    ("COPY (SELECT 1) TO 'out.csv'", "COPY"),
+    ("INSTALL httpfs", "LOAD"),
+    ("LOAD httpfs", "LOAD"),
+    ("PRAGMA enable_profiling", "PRAGMA"),
+    ("SET threads = 1", "SET"),
+    ("CALL pragma_version()", "CALL"),
+    ("CREATE TABLE t AS SELECT 1", "CREATE"),
+    ("DROP TABLE calls", "DROP"),
+    ("INSERT INTO calls VALUES (1)", "INSERT"),
+    ("UPDATE calls SET x = 1", "UPDATE"),
+    ("EXPLAIN SELECT 1", "EXPLAIN"),
+])
+def test_source_query_must_be_one_select(tmp_path, query, kind):
+    # issue 17: a config query could change the user's database or write files
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"sources": {"interactions": {"path": "x.duckdb", "query": query}}}))
+    with pytest.raises(ConfigError, match=f"exactly one SELECT.*{kind}"):
+        load_config(path)
+
+
+def test_source_query_select_and_with_are_accepted(tmp_path):
+    path = tmp_path / "c.yaml"
+    q = "WITH c AS (SELECT * FROM calls WHERE queue <> 'ivr') SELECT * FROM c"
+    path.write_text(yaml.safe_dump({"sources": {"interactions": {"path": "x.duckdb", "query": q}}}))
+    assert load_config(path).sources["interactions"].query == q

@@ -28,12 +28,14 @@ chromium:  ## headless Chromium for the offline-HTML browser test (Debian packag
 	      || echo "warning: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium not installed (not root); the browser test will be skipped"; fi; }
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check cxlab tests benchmarks
+lint: $(STAMP)  ## ruff over code, tests, benchmarks and notebooks + the import-graph contract
+	$(VENV)/bin/ruff check cxlab tests benchmarks notebooks
+	$(VENV)/bin/lint-imports
 
-test: $(STAMP) chromium  ## ruff + pytest (unit, doctest, end-to-end) + nbval over notebooks/
-	$(VENV)/bin/ruff check cxlab tests benchmarks
-	$(PY) -m pytest -q tests cxlab
+test: $(STAMP) chromium  ## ruff + import contract + pytest (unit, doctest, end-to-end; coverage) + nbval over notebooks/
+	$(VENV)/bin/ruff check cxlab tests benchmarks notebooks
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests cxlab --cov=cxlab --cov-report=term:skip-covered
 	$(PY) -m pytest -q --nbval notebooks/ --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
 notebooks: $(STAMP)  ## re-execute notebooks/ in place on the sample (commit the outputs)

@@ -6,13 +6,13 @@ Run from the repo root::
 
 Times, on seeded synthetic data with correlated drivers:
 
-1. p = 14 drivers, n = 2,000: :func:`cxlab.drivers.relative_importance`
+1. p = 14 drivers, n = 2,000: :func:`cxlab.focus.relative_importance`
    against ``pingouin.linear_regression(X, y, relimp=True)`` on the same
    data — checks the importances agree to 1e-10 and prints the speed-up
    (target: at least 50x);
 2. p = 20 drivers (2^20 sub-models), n = 5,000: relative importance and the
    full dominance analysis (target: relative importance within 3 s);
-3. :func:`cxlab.drivers.bootstrap_importance`: 1,000 resamples, p = 10,
+3. :func:`cxlab.focus.bootstrap_importance`: 1,000 resamples, p = 10,
    n = 50,000 rows (target: within 30 s).
 
 Each line prints the measured time, the target and the ratio
@@ -52,7 +52,7 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 def main() -> int:
     import pingouin as pg
 
-    from cxlab.focus import drivers as dr
+    from cxlab import focus as dr
 
     ok = True
     # 1. p = 14 vs pingouin

@@ -81,7 +81,7 @@ def _report_run(result, quiet):
 
 
 def _execute(**kwargs):
-    from .pipeline import core as runner
+    from . import pipeline as runner
 
     try:
         result = runner.run(**kwargs)

@@ -42,7 +42,7 @@ class Context:
         The validated run config (notebook parameters applied).
     tables : dict of str to DataFrame
         Canonical tables cut to the analysis window.
-    dataset : cxlab.io.Dataset
+    dataset : cxlab.data.Dataset
         The full loaded dataset (accounting, quarantine, source hashes).
     run_dir : Path
         Where results are recorded (the scratch run when the notebook's
@@ -123,8 +123,7 @@ def setup(
     -------
     Context
     """
-    from . import data as io
-    from . import results
+    from . import data, results
     from .plots import set_theme
 
     base = load_config(config_path or None)
@@ -151,7 +150,7 @@ def setup(
     )
     if key not in _DATASETS:
         qdir = rdir / "quarantine" if run_dir else None
-        _DATASETS[key] = io.load_dataset(base, quarantine_dir=qdir)
+        _DATASETS[key] = data.load_dataset(base, quarantine_dir=qdir)
     dataset = _DATASETS[key]
     cut = dataset.window(config.window.start, config.window.end, config.timezone)
 

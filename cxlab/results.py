@@ -10,8 +10,15 @@ When a notebook runs outside a run (JupyterLab, nbval) its ``run_dir`` is
 ``""`` and results go to :func:`scratch_run_dir`, so the brief can still
 read what 01-06 recorded.
 
-This module sits at the bottom of the import graph: it imports only
-``cxlab.config`` and ``cxlab.errors`` (numpy and pandas lazily, if present).
+:data:`KEYS` is the contract between the steps and the brief: the keys
+each step records, declared once. ``tests/test_results_contract.py`` checks
+that every key a notebook records is declared here and that every key the
+brief (``cxlab.brief``, ``notebooks/07_brief``) reads is declared for the
+step that owns it.
+
+This module sits below the brief in the import graph: it imports only
+``cxlab.config``, ``cxlab.errors`` and ``cxlab._utils`` (numpy and pandas
+lazily, if present).
 """
 
 from __future__ import annotations
@@ -22,22 +29,49 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ._utils import atomic_write_text
 from .config import cache_dir
 from .errors import (
     CxlabError,
     ResultsMissing,  # noqa: F401 (re-exported)
 )
 
-__all__ = ["record", "load", "scratch_run_dir", "to_jsonable", "ResultsMissing", "RESULTS_DIR"]
+__all__ = ["record", "load", "scratch_run_dir", "to_jsonable", "ResultsMissing", "RESULTS_DIR", "KEYS"]
 
 RESULTS_DIR = "results"
 _STEP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+#: The keys each step records (``ctx.record(key, ...)`` in ``notebooks/<step>.ipynb``),
+#: by step. The trend keys follow the notebook's ``trend_grain`` parameter
+#: (step 1: ``weekly`` | ``day`` | ``month``; step 2: ``daily`` | ``weekly`` | ``monthly``).
+KEYS: dict[str, frozenset[str]] = {
+    "01_cx_metric": frozenset({
+        "metric", "headline", "agreement", "nonresponse", "segments", "loyalty_auc",
+        "recommended_metric", "weekly", "day", "month",
+    }),
+    "02_operational_kpis": frozenset({
+        "definitions", "headline", "by_queue", "sensitivity", "erlang", "what_if",
+        "daily", "weekly", "monthly",
+    }),
+    "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames"}),
+    "04_correlate": frozenset({
+        "candidates", "contact_correlations", "contact_logit", "period_correlations",
+        "period_significant", "sign_disagreements", "lagged_best", "within_agent",
+        "confounder", "hypotheses",
+    }),
+    "05_focus": frozenset({
+        "drivers", "top_drivers", "r2", "dominance", "quadrant", "focus", "what_if",
+        "focus_effect", "agents_what_if", "value_of_change",
+    }),
+    "06_validate": frozenset({
+        "holdout", "natural_experiments", "prediction", "pilot_checks", "pilot_effects",
+        "verdict", "next_pilot_design", "next_pilot_plan",
+    }),
+    "07_brief": frozenset({"brief"}),
+}
 
 
 def scratch_run_dir() -> Path:
@@ -97,9 +131,9 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in sorted(value, key=repr)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):  # also pd.Timestamp (and pd.NaT -> "NaT")
         return value.isoformat()
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, dt.timedelta):  # also pd.Timedelta
         return value.total_seconds()
     if isinstance(value, os.PathLike):
         return os.fspath(value)
@@ -124,10 +158,6 @@ def to_jsonable(value: Any) -> Any:
             return {str(k): to_jsonable(v) for k, v in value.to_dict().items()}
         if value is pd.NaT or value is pd.NA:
             return None
-        if isinstance(value, pd.Timestamp):
-            return value.isoformat()
-        if isinstance(value, pd.Timedelta):
-            return value.total_seconds()
         if isinstance(value, pd.Interval):
             return [to_jsonable(value.left), to_jsonable(value.right)]
     try:
@@ -146,16 +176,7 @@ def _has_named_index(frame) -> bool:
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def record(run_dir, step: str, key: str, value: Any) -> Path:

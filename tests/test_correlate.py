@@ -28,7 +28,9 @@ from cxlab.correlate import (
     sign_disagreements,
     within_agent,
 )
-from cxlab.correlate import core as cc
+from cxlab.correlate._common import rowwise_r
+from cxlab.correlate.period import _hac_slope, _mbb_indices, _n_eff, _shift_candidates
+from cxlab.correlate.testlog import adjust_pvalues
 
 REF = Path(__file__).parent / "reference"
 
@@ -166,7 +168,7 @@ def test_hac_standard_error_matches_statsmodels_and_hand_coded(L):
     rng = np.random.default_rng(100 + L)
     x = _ar1(rng, 0.6, 150)
     y = 0.3 * x + _ar1(rng, 0.5, 150)
-    slope, se = cc._hac_slope(x, y, L)
+    slope, se = _hac_slope(x, y, L)
     # statsmodels: OLS(y, add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": L})
     fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": L})
     assert slope == pytest.approx(fit.params[1], rel=1e-12)
@@ -201,7 +203,7 @@ def test_effective_sample_size_ar1_closed_form():
     # closed form for two AR(1) series (Bartlett 1935; Bretherton et al. 1999 eq. 31):
     # n_eff / n = (1 - phi_x phi_y) / (1 + phi_x phi_y)
     ratio = (1 - phi_x * phi_y) / (1 + phi_x * phi_y)
-    assert cc._n_eff(1000, phi_x, phi_y) == pytest.approx(1000 * ratio, rel=1e-12)
+    assert _n_eff(1000, phi_x, phi_y) == pytest.approx(1000 * ratio, rel=1e-12)
     # estimated from long series: lag-1 autocorrelations ~ phi, n_eff / n ~ closed form
     n = 20000
     x, y = _ar1(rng, phi_x, n), _ar1(rng, phi_y, n)
@@ -212,11 +214,11 @@ def test_effective_sample_size_ar1_closed_form():
     assert res["n_eff"] / n == pytest.approx(ratio, abs=0.02)
     # Monte Carlo meaning of n_eff: Var(r) of independent AR(1) pairs ~ 1 / n_eff (n = 200, 4000 pairs)
     xs, ys = _ar1(rng, phi_x, (4000, 200)), _ar1(rng, phi_y, (4000, 200))
-    r = cc._rowwise_r(xs, ys)
+    r = rowwise_r(xs, ys)
     assert r.var() == pytest.approx(1 / (200 * ratio), rel=0.08)
     # bounded to [3, n]
-    assert cc._n_eff(10, 0.99, 0.99) == 3.0
-    assert cc._n_eff(100, -0.5, 0.5) == 100.0
+    assert _n_eff(10, 0.99, 0.99) == 3.0
+    assert _n_eff(100, -0.5, 0.5) == 100.0
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_effective_sample_size_ar1_closed_form():
 # ---------------------------------------------------------------------------
 
 def test_moving_block_bootstrap_indices_are_contiguous_blocks():
-    idx = cc._mbb_indices(50, 20, 7, np.random.default_rng(0))
+    idx = _mbb_indices(50, 20, 7, np.random.default_rng(0))
     assert idx.shape == (20, 50)
     assert idx.min() >= 0 and idx.max() <= 49
     # closed form: within each block of 7 the indices step by exactly 1
@@ -289,7 +291,7 @@ def test_lagged_correlations_find_the_lag_and_do_not_leak_across_segments():
 def test_lagged_shift_is_calendar_aware_with_gaps():
     days = pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04", "2025-01-05", "2025-01-06"])
     df = pd.DataFrame({"period": days, "k": [1.0, 2.0, 4.0, 5.0, 6.0], "cx_value": [0.0] * 5})
-    shifted = cc._shift_candidates(df, ["k"], 1, "period")
+    shifted = _shift_candidates(df, ["k"], 1, "period")
     # the day before 2025-01-04 (2025-01-03) is missing: NaN, not the previous row's 2.0
     assert shifted["k"].tolist()[:3] == [pytest.approx(np.nan, nan_ok=True), 1.0, pytest.approx(np.nan, nan_ok=True)]
     assert shifted["k"].tolist()[3:] == [4.0, 5.0]
@@ -331,7 +333,7 @@ def test_null_fdr_discoveries_in_at_most_5_percent_of_seeds(cx_kind):
         res = period_correlations(df, cx="cx_value", candidates=[f"kpi_{i}" for i in range(10)],
                                   methods=("pearson", "spearman"), n_boot=0)
         hits += bool((res["p_adj"] < alpha).any())
-        naive_hits += bool((cc._adjust(res["p_val"]) < alpha).any())
+        naive_hits += bool((adjust_pvalues(res["p_val"]) < alpha).any())
     limit = stats.binom.ppf(0.99, n_seeds, alpha) / n_seeds
     assert hits / n_seeds <= limit, (hits, naive_hits)
     if cx_kind == "autocorrelated":
@@ -401,7 +403,9 @@ def test_contact_correlations_against_scipy():
         contact_correlations(df, cx="csat", candidates=["wait_s"], method="pointbiserial")
     with pytest.raises(ValueError, match=r"method must be one of .*; got 'spearmen' \(did you mean 'spearman'\?\)"):
         contact_correlations(df, cx="csat", candidates=["wait_s"], method="spearmen")
-    with pytest.raises(ValueError, match="contact column 'wiat_s' is not in the frame \\(did you mean 'wait_s'\\?\\)"):
+    # the shared check (cxlab._utils.require_columns) names the frame, the column and a suggestion
+    with pytest.raises(ValueError, match=r"contact frame column\(s\) \['wiat_s'\] not in the frame "
+                       r"\(did you mean 'wait_s'\?\)"):
         contact_correlations(df, cx="csat", candidates=["wiat_s"])
 
 
@@ -448,7 +452,12 @@ def test_contact_ordinal_model_matches_orderedmodel():
     fit = OrderedModel(pd.Series(pd.Categorical(df["csat"], ordered=True)), df[["resolved"]],
                        distr="logit").fit(method="bfgs", disp=False)
     assert res["coef"] == pytest.approx(fit.params["resolved"], rel=1e-4)
-    assert res["odds_ratio"] > 1
+    assert res["se"] == pytest.approx(fit.bse["resolved"], rel=1e-4)
+    assert res["p_val"] == pytest.approx(fit.pvalues["resolved"], rel=1e-3)
+    # odds of a higher score: exp(coef) and exp(conf_int) of the same OrderedModel fit
+    assert res["odds_ratio"] == pytest.approx(math.exp(fit.params["resolved"]), rel=1e-4)
+    ci = np.exp(fit.conf_int().loc["resolved"])
+    assert (res["or_low"], res["or_high"]) == (pytest.approx(ci[0], rel=1e-4), pytest.approx(ci[1], rel=1e-4))
 
 
 # ---------------------------------------------------------------------------
@@ -495,7 +504,10 @@ def test_no_sign_disagreement_when_signs_agree():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SignDisagreementWarning)
         res = sign_disagreements(per, con)
-    assert res.empty and "message" in res.columns
+    # an empty frame with the columns documented in sign_disagreements' Returns section
+    assert res.empty
+    assert list(res.columns) == ["period_x", "contact_x", "y_period", "y_contact", "r_period", "p_period",
+                                 "r_contact", "p_contact", "significant", "strength", "message"]
 
 
 # ---------------------------------------------------------------------------
@@ -539,7 +551,10 @@ def test_sample_resolution_ranks_first_at_contact_grain(sample_contacts, sample_
     res = contact_correlations(sample_contacts, cx="csat", candidates=cands)
     assert sample_truth["driver_truth"]["ordering"][0] == "resolved"
     assert res.iloc[0]["x"] == "resolved" and res.iloc[0]["rank"] == 1
-    assert res.iloc[0]["r"] > 0
+    # scipy.stats.spearmanr of resolved (0/1) with csat on the same contacts (default method)
+    ref = stats.spearmanr(sample_contacts["resolved"].astype(float), sample_contacts["csat"])
+    assert res.iloc[0]["r"] == pytest.approx(ref[0], abs=1e-12) and res.iloc[0]["r"] > 0
+    assert res.iloc[0]["p_val"] == pytest.approx(ref[1], rel=1e-8)
 
 
 # ---------------------------------------------------------------------------
@@ -562,3 +577,160 @@ def test_bad_options_are_named():
         partial_correlations(df, cx="cx_value", candidates=["k"], covariates=[])
     with pytest.raises(TypeError, match="frame must be a pandas DataFrame; got dict"):
         period_correlations({"k": [1]}, cx="cx_value", candidates=["k"])
+
+
+# ---------------------------------------------------------------------------
+# Plots (cxlab.plots.correlate): what is drawn, on hand-built result frames
+# ---------------------------------------------------------------------------
+
+def _offsets(collection):
+    return [tuple(p) for p in np.asarray(collection.get_offsets()).tolist()]
+
+
+def test_plot_correlation_heatmap_cells_stars_and_labels():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import correlation_heatmap
+
+    res = pd.DataFrame({"x": ["asa_s", "asa_s", "aht_s", "aht_s"],
+                        "method": ["pearson", "spearman", "pearson", "spearman"],
+                        "r": [-0.5, -0.45, 0.1, 0.12], "p_adj": [0.001, 0.01, 0.4, 0.3]})
+    ax = correlation_heatmap(res, labels={"asa_s": "ASA"})
+    # one QuadMesh of 2 x 2 cells; rows in first-appearance order, labels mapped
+    assert len(ax.collections) == 1 and ax.collections[0].get_array().size == 4
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ASA", "aht_s"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pearson", "spearman"]
+    # each cell is annotated with r (2 decimals) and "*" where p_adj < 0.05
+    assert [t.get_text() for t in ax.texts] == ["-0.50*", "-0.45*", "0.10", "0.12"]
+    assert ax.get_xlabel() == "method" and ax.get_ylabel() == ""
+    assert ax.get_title() == "r by x and method (* p_adj < 0.05)"
+    assert ax.figure.axes[1].get_ylabel() == "r"  # the colorbar
+    plt.close(ax.figure)
+
+
+def test_plot_ranked_correlations_order_markers_and_ci():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import ranked_correlations
+
+    res = pd.DataFrame({"x": ["a", "b", "c"], "r": [0.1, -0.6, 0.3], "ci_low": [-0.1, -0.7, 0.1],
+                        "ci_high": [0.3, -0.5, 0.5], "p_adj": [0.5, 0.001, 0.01]})
+    ax = ranked_correlations(res, labels={"b": "B"})
+    # sorted by |r| ascending (bottom to top): a (0.1), c (0.3), b (-0.6)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "c", "B"]
+    ci, filled, hollow = ax.collections  # CI LineCollection, then significant and other markers
+    assert len(ci.get_segments()) == 3
+    assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(-0.1, 0.3), (0.1, 0.5), (-0.7, -0.5)]
+    assert _offsets(filled) == [(0.3, 1.0), (-0.6, 2.0)]
+    assert _offsets(hollow) == [(0.1, 0.0)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["p_adj < 0.05", "not significant"]
+    assert ax.get_xlim() == (-1.0, 1.0) and ax.get_xlabel() == "r"
+    assert ax.get_title() == "Correlation with CX (CI; filled = significant after FDR)"
+    plt.close(ax.figure)
+
+
+def test_plot_lag_profile_one_line_per_candidate():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import lag_profile
+
+    lagged = pd.DataFrame({"x": ["sl"] * 3 + ["asa"] * 3, "lag": [0, 1, 2] * 2,
+                           "r": [0.1, 0.5, 0.2, -0.3, -0.1, 0.0], "ci_low": [0.0, 0.4, 0.1, -0.4, -0.2, -0.1],
+                           "ci_high": [0.2, 0.6, 0.3, -0.2, 0.0, 0.1], "p_adj": [0.3, 0.001, 0.2, 0.01, 0.4, 0.9]})
+    ax = lag_profile(lagged, labels={"sl": "service level"})
+    # two r-against-lag lines and the zero line
+    assert len(ax.lines) == 3
+    assert ax.lines[0].get_xdata().tolist() == [0, 1, 2]
+    assert ax.lines[0].get_ydata().tolist() == [0.1, 0.5, 0.2]
+    assert ax.lines[1].get_ydata().tolist() == [-0.3, -0.1, 0.0]
+    # per candidate: CI band, significant markers, other markers
+    assert len(ax.collections) == 6
+    assert _offsets(ax.collections[1]) == [(1.0, 0.5)] and _offsets(ax.collections[4]) == [(0.0, -0.3)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["service level", "asa"]
+    assert ax.get_xticks().tolist() == [0, 1, 2] and ax.get_ylabel() == "r"
+    assert ax.get_xlabel() == "lag k (periods): candidate at t − k vs CX at t"
+    assert ax.get_title() == "Lagged correlations (filled = significant after FDR)"
+    plt.close(ax.figure)
+
+
+def test_plot_pair_scatter_panels():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import pair_scatter
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(30, 5)), columns=["csat", "a", "b", "c", "d"])
+    fig = pair_scatter(frame, y="csat", xs=["a", "b", "c", "d"], labels={"csat": "CSAT"},
+                       annotations={"b": "r = 0.20"})
+    # 4 panels on a 2 x 3 grid; the 2 spare panels are hidden
+    assert len(fig.axes) == 6 and [ax.get_visible() for ax in fig.axes] == [True] * 4 + [False] * 2
+    shown = fig.axes[:4]
+    assert [ax.get_xlabel() for ax in shown] == ["a", "b", "c", "d"]
+    assert {ax.get_ylabel() for ax in shown} == {"CSAT"}
+    assert [len(ax.collections[0].get_offsets()) for ax in shown] == [30] * 4
+    assert _offsets(shown[0].collections[0])[0] == (frame.loc[0, "a"], frame.loc[0, "csat"])
+    assert [ax.get_title() for ax in shown] == ["", "r = 0.20", "", ""]
+    assert fig._suptitle.get_text() == "CSAT against the strongest candidates"
+    plt.close(fig)
+
+
+def test_plot_partial_vs_raw_dumbbells():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import partial_vs_raw
+
+    part = pd.DataFrame({"x": ["handle_s", "wait_s"], "covariates": ["reason", "reason"],
+                         "r_raw": [-0.42, -0.2], "r_partial": [-0.02, -0.18],
+                         "ci_low": [-0.05, -0.21], "ci_high": [0.02, -0.15]})
+    ax = partial_vs_raw(part)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait_s", "handle_s"]  # by |r_raw|
+    raw_to_partial, ci, raw, partial = ax.collections
+    assert [tuple(s[:, 0]) for s in raw_to_partial.get_segments()] == [(-0.2, -0.18), (-0.42, -0.02)]
+    assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(-0.21, -0.15), (-0.05, 0.02)]
+    assert _offsets(raw) == [(-0.2, 0.0), (-0.42, 1.0)] and _offsets(partial) == [(-0.18, 0.0), (-0.02, 1.0)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["raw r", "partial r (CI)"]
+    assert ax.get_title() == "Raw vs partial correlation (controlling for reason)"
+    plt.close(ax.figure)
+
+
+def test_plot_odds_ratio_chart_predictors_log_axis():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import odds_ratio_chart
+
+    logit = pd.DataFrame({"term": ["resolved", "wait_s", "reason[b]"], "role": ["predictor", "predictor", "control"],
+                          "odds_ratio": [2.9, 0.8, 1.2], "or_low": [2.5, 0.7, 0.9], "or_high": [3.5, 0.9, 1.6],
+                          "p_val": [1e-9, 0.2, 0.3], "per": [1.0, 60.0, 1.0], "y": ["cx_top2"] * 3})
+    ax = odds_ratio_chart(logit, labels={"wait_s": "wait"})
+    # predictors only, first term on top; "per" shown when the OR is not per 1 unit
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait (per 60)", "resolved"]
+    ci, filled, hollow = ax.collections
+    assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(0.7, 0.9), (2.5, 3.5)]
+    assert _offsets(filled) == [(2.9, 1.0)] and _offsets(hollow) == [(0.8, 0.0)]
+    # log axis; ticks from (0.1, 0.25, 0.5, 1, 2, 4, 10, 20) within [0.7 / 1.5, 3.5 * 1.5]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "2", "4"]
+    assert ax.get_xlabel() == "odds ratio (log scale)" and ax.get_title() == "Odds ratios for cx_top2"
+    plt.close(ax.figure)
+    ax = odds_ratio_chart(logit, role=None)
+    assert len(ax.get_yticklabels()) == 3
+    plt.close(ax.figure)
+
+
+def test_plot_within_between_bars():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import within_between_chart
+
+    within = pd.DataFrame({"x": ["handle_s", "wait_s"], "subject": ["agent_id"] * 2,
+                           "r_pooled": [-0.3, -0.2], "r_between": [-0.6, 0.1], "r_rm": [-0.05, -0.25]})
+    ax = within_between_chart(within)
+    # three bars per candidate: pooled, between, within (in that order of drawing)
+    assert len(ax.patches) == 6
+    assert [p.get_width() for p in ax.patches] == [-0.3, -0.2, -0.6, 0.1, -0.05, -0.25]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["handle_s", "wait_s"]
+    assert ax.yaxis_inverted()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "pooled (all contacts)", "between (agent_id means)", "within agent_id (rm_corr)"]
+    assert ax.get_title() == "Pooled, between- and within-agent_id correlation"
+    plt.close(ax.figure)

@@ -1,4 +1,4 @@
-"""Tests of cxlab.cx (step 1: the CX metric) and cxlab.plots.cx.
+"""Tests of cxlab.metric (step 1: the CX metric) and cxlab.plots.metric.
 
 Every expected value names its source right above the assertion.
 """
@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from cxlab import metric as cx
 from cxlab.errors import DataError
-from cxlab.metric import core as cx
+from cxlab.metric.loyalty import _auc_from_codes, customer_anchor
 
 
 def _nps_frame(counts: dict[int, int]) -> pd.DataFrame:
@@ -209,22 +210,40 @@ def test_local_week_and_response_rate():
 
 
 def test_weighted_summary_kish():
+    from statsmodels.stats.proportion import proportion_confint
+
     s = pd.DataFrame({"csat": [5.0, 5.0, 2.0, 1.0], "w": [2.0, 1.0, 1.0, 1.0]})
     out = cx.summarize(s, metric="csat", weights="w", gate_ci=False).iloc[0]
     # closed form: weighted share = (2 + 1) / 5 = 60%; Kish n_eff = 5^2 / 7
     assert out["value"] == pytest.approx(60.0)
     assert out["n_eff"] == pytest.approx(25 / 7)
-    lo, hi = cx.wilson_interval(0.6 * 25 / 7, 25 / 7)
-    assert out["ci_low"] == pytest.approx(100 * float(lo))
-    # equal weights reproduce the unweighted estimate
+    # closed form: SE = 100 * sqrt(0.6 * 0.4 / n_eff) = 100 * sqrt(0.0672)
+    assert out["se"] == pytest.approx(100 * math.sqrt(0.0672), rel=1e-12)
+    # statsmodels proportion_confint(0.6 * n_eff, n_eff, method="wilson") at the effective n
+    lo, hi = proportion_confint(0.6 * 25 / 7, 25 / 7, alpha=0.05, method="wilson")
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((100 * lo, 100 * hi), abs=1e-10)
+    # equal weights give the unweighted estimate: 2 of 4 top-2-box -> 50%, SE = 100 * sqrt(.25 / 4) = 25,
+    # statsmodels proportion_confint(2, 4, method="wilson")
     eq = cx.summarize(s.assign(w=3.0), metric="csat", weights="w", gate_ci=False).iloc[0]
-    un = cx.summarize(s, metric="csat", gate_ci=False).iloc[0]
-    assert eq[["value", "se", "ci_low", "ci_high"]].tolist() == pytest.approx(un[["value", "se", "ci_low", "ci_high"]].tolist())
-    # weighted mean metric: equal weights reproduce the t interval
+    lo, hi = proportion_confint(2, 4, alpha=0.05, method="wilson")
+    assert eq["n_eff"] == pytest.approx(4.0) and eq["value"] == pytest.approx(50.0) and eq["se"] == pytest.approx(25.0)
+    assert (eq["ci_low"], eq["ci_high"]) == pytest.approx((100 * lo, 100 * hi), abs=1e-10)
+    # weighted mean metric, equal weights: R t.test(c(2, 4, 4, 5, 7)) -> mean 4.4,
+    # 95 percent CI 2.144405 6.655595 (se = sd / sqrt(5) = 0.812404)
     m = pd.DataFrame({"ces": [2.0, 4.0, 4.0, 5.0, 7.0], "w": 0.5})
     a = cx.summarize(m, metric="ces", weights="w", gate_ci=False).iloc[0]
-    b = cx.summarize(m, metric="ces", gate_ci=False).iloc[0]
-    assert a["ci_low"] == pytest.approx(b["ci_low"]) and a["se"] == pytest.approx(b["se"])
+    assert a["value"] == pytest.approx(4.4) and a["se"] == pytest.approx(0.812404, abs=1e-6)
+    assert (a["ci_low"], a["ci_high"]) == pytest.approx((2.144405, 6.655595), abs=1e-6)
+    # unequal weights, closed form of the documented estimator (Notes of summarize): weights 1,1,1,1,2 ->
+    # mean 29/6, n_eff = 6^2 / 8 = 4.5, s^2 = [sum w (x - mean)^2 / sum w] * n_eff / (n_eff - 1),
+    # SE = sqrt(s^2 / n_eff), interval mean -/+ t(0.975, n_eff - 1) * SE
+    x, w = np.array([2.0, 4, 4, 5, 7]), np.array([1.0, 1, 1, 1, 2])
+    mean = 29 / 6
+    s2 = np.sum(w * (x - mean) ** 2) / 6 * 4.5 / 3.5
+    se = math.sqrt(s2 / 4.5)
+    u = cx.summarize(m.assign(w=w), metric="ces", weights="w", gate_ci=False).iloc[0]
+    assert u["value"] == pytest.approx(mean) and u["n_eff"] == pytest.approx(4.5) and u["se"] == pytest.approx(se)
+    assert u["ci_high"] == pytest.approx(mean + stats.t.ppf(0.975, 3.5) * se)
 
 
 # ---------------------------------------------------------------------------
@@ -292,6 +311,7 @@ def test_nps_difference_z():
 
 def test_bh_against_r_p_adjust():
     from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
 
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205])
     # R: p.adjust(p, "BH"), by R's algorithm pmin(1, cummin(n / i * p[o]))[ro], computed by hand
@@ -302,11 +322,16 @@ def test_bh_against_r_p_adjust():
     csat = np.where(rng.random(360) < np.repeat([0.6, 0.7, 0.75, 0.8, 0.85, 0.9], 60), 5.0, 2.0)
     out = cx.compare_segments(pd.DataFrame({"queue": queues, "csat": csat}), metric="csat", segment="queue")
     assert out["level"].tolist() == list("abcdef")
-    pv = out["p_val"].to_numpy()
+    # statsmodels proportions_ztest([x_level, x_rest], [n_level, n_rest]) (pooled, two-sided) per level
+    top = csat == 5.0
+    pv = np.array([
+        proportions_ztest([top[queues == q].sum(), top[queues != q].sum()], [60, 300])[1] for q in "abcdef"
+    ])
+    assert out["p_val"].to_numpy() == pytest.approx(pv, rel=1e-10)
     o = np.argsort(pv)[::-1]
     n = len(pv)
     bh = np.minimum(1, np.minimum.accumulate(n / np.arange(n, 0, -1) * pv[o]))[np.argsort(o)]
-    # closed form of R's p.adjust "BH" applied to the comparisons' own p-values
+    # closed form of R's p.adjust "BH" applied to the statsmodels p-values
     assert out["p_adj"].to_numpy() == pytest.approx(bh)
     assert (out["significant"] == (out["p_adj"] < 0.05)).all()
     # each level vs the rest equals compare(rest, level)
@@ -424,7 +449,7 @@ def test_auc_equals_sklearn(rng):
     # sklearn.metrics.roc_auc_score
     assert cx.roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     vals, codes = np.unique(score, return_inverse=True)
-    assert cx._auc_from_codes(codes, y, len(vals)) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert _auc_from_codes(codes, y, len(vals)) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
 def test_delong_tiny_hand_example():
@@ -501,14 +526,42 @@ def test_loyalty_prediction_auc_and_coverage():
     # sklearn.metrics.roc_auc_score(churned, -score) on the anchor responses (c0's last response is kept)
     assert auc.loc["nps", "auc"] == pytest.approx(roc_auc_score(churned, -r["nps"]), abs=1e-12)
     assert auc.loc["csat", "auc"] == pytest.approx(roc_auc_score(churned, -r["csat"]), abs=1e-12)
-    assert auc.loc["nps", "ci_low"] < auc.loc["nps", "auc"] < auc.loc["nps", "ci_high"]
     assert res.recommended == "nps" and auc.loc["nps", "rank"] == 1
+    # the bootstrap, redone independently with sklearn roc_auc_score: the analysed customers in customer_id
+    # order, one np.random.default_rng(1).integers(0, n, n) draw per replicate shared by both metrics,
+    # numpy percentile intervals, p_boot = 2 * (1 - Phi(|diff| / SD of the bootstrap differences))
+    srt = r.sort_values("customer_id").reset_index(drop=True)
+    y = c.set_index("customer_id").loc[srt["customer_id"], "churned_at"].notna().to_numpy()
+    draw = np.random.default_rng(1)
+    boot = {"csat": [], "nps": []}
+    for _ in range(200):
+        i = draw.integers(0, 800, 800)
+        for m in boot:
+            boot[m].append(roc_auc_score(y[i], -srt[m].to_numpy()[i]))
+    for m in boot:
+        assert (auc.loc[m, "ci_low"], auc.loc[m, "ci_high"]) == pytest.approx(
+            tuple(np.percentile(boot[m], [2.5, 97.5])), abs=1e-12)
     pair = res.paired.iloc[0]
-    assert (pair["metric_a"], pair["metric_b"]) == ("csat", "nps")
-    assert pair["diff"] == pytest.approx(auc.loc["csat", "auc"] - auc.loc["nps", "auc"])
-    dl = cx.delong_test(~churned, r["csat"], r["nps"]).iloc[0]
-    assert pair["p_delong"] == pytest.approx(dl["p_val"])
-    assert pair["ci_low"] < pair["diff"] < pair["ci_high"]
+    assert (pair["metric_a"], pair["metric_b"], pair["n_customers"]) == ("csat", "nps", 800)
+    assert pair["diff"] == pytest.approx(auc.loc["csat", "auc"] - auc.loc["nps", "auc"], abs=1e-12)
+    d = np.array(boot["csat"]) - np.array(boot["nps"])
+    assert (pair["ci_low"], pair["ci_high"]) == pytest.approx(tuple(np.percentile(d, [2.5, 97.5])), abs=1e-12)
+    assert pair["p_boot"] == pytest.approx(2 * stats.norm.sf(abs(pair["diff"]) / d.std(ddof=1)), rel=1e-9)
+    # DeLong et al. (1988) by their definition (pairwise kernel psi = 1 / 0.5 / 0, not the rank algorithm):
+    # positives = customers who stayed; V10, V01 per metric; Var(diff) = (S10 contrast)/m + (S01 contrast)/n
+    stay = ~churned
+    v10, v01 = [], []
+    for m in ("csat", "nps"):
+        x, z = r[m].to_numpy()[stay], r[m].to_numpy()[~stay]
+        psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+        v10.append(psi.mean(axis=1))
+        v01.append(psi.mean(axis=0))
+    s10, s01 = np.cov(v10), np.cov(v01)
+    contrast = np.array([1.0, -1.0])
+    z_dl = (v10[0].mean() - v10[1].mean()) / math.sqrt(
+        contrast @ s10 @ contrast / stay.sum() + contrast @ s01 @ contrast / (~stay).sum())
+    assert pair["z_delong"] == pytest.approx(z_dl, rel=1e-9)
+    assert pair["p_delong"] == pytest.approx(2 * stats.norm.sf(abs(z_dl)), rel=1e-9)
     # seeded: same result twice
     again = cx.loyalty_prediction(pd.concat([r, extra], ignore_index=True), c, n_boot=200, seed=1, end="2025-12-31")
     assert again.auc["ci_low"].tolist() == res.auc["ci_low"].tolist()
@@ -522,7 +575,7 @@ def test_loyalty_horizon_and_anchor_rules():
     })
     c = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
                       "churned_at": pd.to_datetime(["2025-06-01", "2025-12-01", None, "2025-01-15"], utc=True)})
-    anchors, cov = cx._customer_anchor(r, c, horizon_days=180, start=None, end="2025-12-31", metrics=["nps"])
+    anchors, cov = customer_anchor(r, c, horizon_days=180, start=None, end="2025-12-31", metrics=["nps"])
     a = anchors.set_index("customer_id")
     # a: last response (Mar 1, nps 10) anchors; churn Jun 1 is within 180 days
     assert a.loc["a", "nps"] == 10.0 and a.loc["a", "churned"]
@@ -536,7 +589,7 @@ def test_loyalty_horizon_and_anchor_rules():
     assert cal["band"].tolist() == ["detractor", "passive", "promoter"]
     assert cal.set_index("band").loc["promoter", "n_churned"] == 1
     # landmark design: last response before 2025-02-15, churn in (Feb 15, Feb 15 + 180 d]
-    land, _ = cx._customer_anchor(r, c, horizon_days=180, start="2025-02-15", end=None, metrics=["nps"])
+    land, _ = customer_anchor(r, c, horizon_days=180, start="2025-02-15", end=None, metrics=["nps"])
     la = land.set_index("customer_id")
     assert la.loc["a", "nps"] == 0.0 and la.loc["a", "churned"]
 
@@ -576,22 +629,107 @@ def test_loyalty_revenue_spearman():
 # ---------------------------------------------------------------------------
 
 
-def test_plots_draw():
+def test_plot_cx_trend_draws_values_band_and_unreliable_points():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection, PolyCollection
+
     from cxlab import plots
 
-    ts = pd.Timestamp("2025-01-06", tz="UTC") + pd.to_timedelta(np.arange(1200) % 21, unit="D")
+    # 3 weeks of 400 responses (reliable: n >= 385) and a 4th week of 20 (unreliable)
+    ts = pd.Timestamp("2025-01-06", tz="UTC") + pd.to_timedelta(np.r_[np.arange(1200) % 21, np.full(20, 22)], unit="D")
     rng = np.random.default_rng(0)
-    s = pd.DataFrame({"responded_at": ts, "csat": rng.integers(1, 6, 1200).astype(float),
-                      "queue": np.repeat(list("abc"), 400)})
-    assert plots.cx_trend(cx.summarize(s, metric="csat", by="week")) is not None
-    assert plots.cx_segments(cx.compare_segments(s, metric="csat", segment="queue")) is not None
-    c = pd.DataFrame({"interaction_id": [str(i) for i in range(50)], "wait_s": rng.exponential(30, 50)})
-    smd = cx.nonresponse_bias(c, rng.random(50) < 0.5)
-    assert plots.cx_smd(smd, smd) is not None
-    r, cu = _loyalty_data(n=200)
-    res = cx.loyalty_prediction(r, cu, n_boot=20, end="2025-12-31")
-    assert plots.cx_auc(res.auc) is not None
-    assert plots.cx_calibration(cx.loyalty_calibration(r, cu, end="2025-12-31")) is not None
+    s = pd.DataFrame({"responded_at": ts, "csat": rng.integers(1, 6, 1220).astype(float)})
+    summ = cx.summarize(s, metric="csat", by="week")
+    assert summ["reliable"].tolist() == [True, True, True, False]
+    ax = plots.cx_trend(summ)
+    assert ax.get_ylabel() == "CSAT — % top-2-box" and ax.get_title() == "CSAT — % top-2-box by week"
+    (line,) = ax.get_lines()
+    assert line.get_ydata() == pytest.approx(summ["value"].to_numpy())
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # the interval band
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [len(c.get_offsets()) for c in points] == [3, 1]  # filled reliable, hollow unreliable
+    assert points[1].get_offsets()[0][1] == pytest.approx(summ["value"].iloc[3])
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["95% interval", "below required n"]
+    plt.close(ax.figure)
+
+
+def test_plot_cx_segments_forest():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection, PathCollection
+
+    from cxlab import plots
+
+    s = pd.DataFrame({"q": ["x"] * 40 + ["y"] * 40 + ["z"] * 40,
+                      "csat": [5, 3] * 20 + [5] * 30 + [2] * 10 + [5] * 20 + [2] * 20})
+    comp = cx.compare_segments(s, metric="csat", segment="q")
+    ax = plots.cx_segments(comp)
+    # one interval per level, drawn bottom-up in reverse level order
+    (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segs = bars.get_segments()
+    assert len(segs) == 3
+    assert [seg[0][0] for seg in segs] == pytest.approx(comp["ci_low"].to_numpy()[::-1])
+    assert [tk.get_text() for tk in ax.get_yticklabels()] == ["z", "y", "x"]
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in points) == 3
+    assert len(points[0].get_offsets()) == int(comp["significant"].sum())
+    assert ax.get_xlabel() == "difference (points)"
+    assert ax.get_title() == "CSAT — % top-2-box: q vs the rest"
+    assert ax.get_lines()[0].get_xdata() == [0, 0]  # the zero line
+    plt.close(ax.figure)
+
+
+def test_plot_cx_smd_love_plot():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    from cxlab import plots
+
+    c = pd.DataFrame({"interaction_id": list("abcdef"), "wait_s": [10.0, 20, 30, 40, 50, 60],
+                      "transferred": [True, False, False, True, True, False]})
+    before = cx.nonresponse_bias(c, ["a", "b", "c"], covariates=["wait_s", "transferred"])
+    after = before.assign(smd=[0.05, -0.02])
+    ax = plots.cx_smd(before, after, threshold=0.1)
+    assert [tk.get_text() for tk in ax.get_yticklabels()] == ["wait_s", "transferred"]
+    pts = [c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)]
+    # Austin (2009) closed forms as in test_smd_closed_form: |SMD| 3 (wait_s) and 0.707107 (transferred)
+    assert [p[0] for p in pts[0]] == pytest.approx([3.0, (1 / 3) / math.sqrt(2 / 9)])
+    assert [p[0] for p in pts[1]] == pytest.approx([0.05, 0.02])
+    assert list(ax.get_lines()[0].get_xdata()) == [0.1, 0.1]
+    assert ax.get_xlabel() == "|standardized mean difference|"
+    plt.close(ax.figure)
+
+
+def test_plot_cx_auc_and_calibration():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection, PathCollection
+
+    from cxlab import plots
+
+    auc = pd.DataFrame({"metric": ["csat", "nps", "ces"], "auc": [0.62, 0.58, 0.66],
+                        "ci_low": [0.57, 0.53, 0.61], "ci_high": [0.67, 0.63, 0.71]})
+    ax = plots.cx_auc(auc)
+    assert [tk.get_text() for tk in ax.get_yticklabels()] == ["NPS", "CSAT", "CES"]  # sorted by AUC
+    (pts,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [p[0] for p in pts.get_offsets()] == pytest.approx([0.58, 0.62, 0.66])
+    (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert [seg[1][0] for seg in bars.get_segments()] == pytest.approx([0.63, 0.67, 0.71])
+    assert list(ax.get_lines()[0].get_xdata()) == [0.5, 0.5]
+    assert ax.get_xlabel() == "AUC for churn (0.5 = no information)"
+    plt.close(ax.figure)
+    # the docstring example of loyalty_calibration: detractors 1 of 2 churned, passives none, promoters 0 of 2
+    r = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "nps": [10, 9, 3, 2],
+                      "responded_at": pd.Timestamp("2025-01-10", tz="UTC")})
+    cu = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                       "churned_at": pd.to_datetime([None, None, "2025-02-01", None], utc=True)})
+    cal = cx.loyalty_calibration(r, cu, metrics=["nps"], end="2025-12-31")
+    ax = plots.cx_calibration(cal)
+    assert len(ax.patches) == 3
+    assert [b.get_width() for b in ax.patches] == pytest.approx([50.0, 0.0, 0.0])
+    # worst band on top: detractor at y = 2, promoter at y = 0
+    assert [tk.get_text() for tk in ax.get_yticklabels()] == ["NPS detractor", "NPS passive", "NPS promoter"]
+    assert list(ax.get_yticks()) == [2, 1, 0]
+    assert ax.get_xlabel() == "churned within the horizon (%)" and ax.get_title() == "Churn by score band"
+    plt.close(ax.figure)
 
 
 # ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    from cxlab.pipeline import core as runner
+    from cxlab import pipeline as runner
 
     reports = tmp_path_factory.mktemp("reports")
     mp = pytest.MonkeyPatch()
@@ -114,7 +114,7 @@ def test_brief_opens_offline_in_chromium(demo_run, tmp_path):
 def test_brief_says_what_moved_since_the_previous_good_run(demo_run):
     """A fabricated earlier run whose CX headline was 10 points lower: re-rendering
     the brief must name the move (and only compare with runs whose status is ok)."""
-    from cxlab.pipeline import core as runner
+    from cxlab import pipeline as runner
 
     run_dir = Path(demo_run.run_dir)
     prev = run_dir.parent / "00000000T000000.000Z-prev00"

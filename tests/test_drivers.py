@@ -1,4 +1,4 @@
-"""Tests of cxlab.drivers: every number is checked against an independent reference."""
+"""Tests of cxlab.focus (importance, decisions, staffing, plots): every number against an independent reference."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pingouin as pg
 import pytest
 import statsmodels.api as sm
 
-from cxlab.focus import drivers as dr
+from cxlab import focus as dr
 
 REF = Path(__file__).parent / "reference"
 
@@ -150,6 +150,13 @@ def test_categorical_driver_is_one_player(rng):
                                       groups={"reason": ["r_sales", "r_tech"]}).set_index("driver")
     # closed form: R^2 does not depend on which level is the reference
     np.testing.assert_allclose(auto.loc[explicit.index, "importance"], explicit["importance"], atol=1e-12)
+    # closed form: Shapley value of v(S) = statsmodels OLS R^2, the reason's two dummies entering together
+    cols = {"x0": ["x0"], "x1": ["x1"], "x2": ["x2"], "reason": ["r_sales", "r_tech"]}
+    brute = _brute_shapley(lambda S: _ols_r2(both, "y", [c for p in S for c in cols[p]]), list(cols))
+    for p, v in brute.items():
+        assert auto.loc[p, "importance"] == pytest.approx(v, abs=1e-12)
+    # the reference level is the most frequent one; its own indicator never enters
+    assert auto.loc["reason", "members"] == "reason"
 
 
 def test_frequency_weights_equal_replicated_rows(rng):
@@ -160,6 +167,12 @@ def test_frequency_weights_equal_replicated_rows(rng):
     # closed form: integer weights = repeating each row w times
     expected = dr.relative_importance(replicated, outcome="y", drivers=["x0", "x1", "x2"])
     np.testing.assert_allclose(weighted["importance"], expected["importance"], atol=1e-12)
+    # statsmodels WLS(y, X, weights=w).rsquared (weighted centred R^2) of the full model and of x0 alone
+    X = sm.add_constant(df[["x0", "x1", "x2"]])
+    assert weighted["r2"].iloc[0] == pytest.approx(sm.WLS(df["y"], X, weights=w).fit().rsquared, rel=1e-12)
+    sub = dr.subset_r2(df, outcome="y", drivers=["x0", "x1", "x2"], weights=w).set_index("drivers")["r2"]
+    one = sm.WLS(df["y"], sm.add_constant(df[["x0"]]), weights=w).fit().rsquared
+    assert sub["x0"] == pytest.approx(one, rel=1e-12)
 
 
 # ------------------------------------------------------------------ Johnson
@@ -230,6 +243,28 @@ def test_mcfadden_lmg_reduces_sensibly(rng):
     assert ri.set_index("driver").loc["noise", "share"] < 0.01
 
 
+def test_mcfadden_with_frequency_weights_equals_statsmodels_glm(rng):
+    n = 400
+    X = rng.normal(size=(n, 2))
+    df = pd.DataFrame(X, columns=["fcr", "asa"])
+    df["promoter"] = (0.9 * X[:, 0] - 0.4 * X[:, 1] + rng.logistic(size=n) > 0).astype(float)
+    w = rng.integers(1, 4, size=n)
+    sub = dr.subset_r2(df, outcome="promoter", drivers=["fcr", "asa"], weights=w, model="logistic")
+    sub = sub.set_index("drivers")["r2"]
+    # statsmodels GLM(Binomial, freq_weights=w).pseudo_rsquared("mcf") = 1 - llf / llnull of each sub-model
+    for names in (["fcr"], ["asa"], ["fcr", "asa"]):
+        glm = sm.GLM(df["promoter"], sm.add_constant(df[names]), family=sm.families.Binomial(), freq_weights=w)
+        assert sub[", ".join(names)] == pytest.approx(glm.fit(tol=1e-12).pseudo_rsquared("mcf"), rel=1e-10)
+
+
+def test_logistic_separation_is_a_clear_error(rng):
+    x = rng.normal(size=200)
+    df = pd.DataFrame({"x": x, "noise": rng.normal(size=200), "top2": (x > 0).astype(float)})
+    # y = 1 exactly when x > 0: the MLE does not exist (Albert & Anderson 1984), the fit is refused
+    with pytest.raises(ValueError, match=r"logistic fit failed for drivers \['x'\].*completely separated"):
+        dr.relative_importance(df, outcome="top2", drivers=["x", "noise"], model="logistic")
+
+
 def test_logistic_options_are_checked(rng):
     df = _correlated(rng, p=2)
     with pytest.raises(ValueError, match="needs a 0/1 outcome"):
@@ -262,11 +297,20 @@ def test_bootstrap_is_reproducible_and_seeded(rng):
     pd.testing.assert_frame_equal(a.importance, b.importance)
     pd.testing.assert_frame_equal(a.pairwise, b.pairwise)
     assert not np.allclose(a.replicates, c.replicates)
-    # point estimates are the full-sample ones
-    point = dr.relative_importance(df, outcome="y", drivers=kw["drivers"])
-    np.testing.assert_allclose(a.importance["importance"], point["importance"])
-    assert (a.importance["ci_low"] <= a.importance["importance"]).all()
-    assert (a.importance["importance"] <= a.importance["ci_high"]).all()
+    # point estimates are the full-sample ones: pingouin.linear_regression(X, y, relimp=True)["relimp"]
+    drivers = kw["drivers"]
+    lm = pg.linear_regression(df[drivers], df["y"], relimp=True).set_index("names")
+    imp = a.importance.set_index("driver")
+    np.testing.assert_allclose(imp.loc[drivers, "importance"], lm.loc[drivers, "relimp"], rtol=1e-10)
+    # closed form of the percentile interval (Efron & Tibshirani 1993, eq. 13.5): the 2.5% and 97.5%
+    # quantiles of the replicates (numpy default, linear interpolation); SE = their SD (ddof=1)
+    reps = a.replicates[drivers]
+    np.testing.assert_allclose(imp.loc[drivers, "ci_low"], reps.quantile(0.025).to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(imp.loc[drivers, "ci_high"], reps.quantile(0.975).to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(imp.loc[drivers, "se"], reps.std(ddof=1).to_numpy(), rtol=1e-12)
+    # rank distribution: P(rank = 1) is the share of replicates where the driver is the largest
+    top = reps.to_numpy().argmax(axis=1)
+    np.testing.assert_allclose(imp.loc[drivers, "p_rank1"], [(top == j).mean() for j in range(len(drivers))])
     probs = a.ranks.groupby("driver")["probability"].sum()
     np.testing.assert_allclose(probs, 1.0)
 
@@ -298,16 +342,41 @@ def test_bootstrap_drops_degenerate_resamples(rng):
     bi = dr.bootstrap_importance(df, outcome="y", drivers=["x0", "x1", "rare"], n_boot=100, seed=0)
     r2 = bi.r2.iloc[0]
     assert r2["n_dropped"] > 0 and r2["n_boot"] + r2["n_dropped"] == 100
+    # exactly the resamples that miss row 0 (the same draws: two batches of 50 from default_rng(0)); on
+    # average 100 (59/60)^60 = 36.4 of them
+    draws = np.random.default_rng(0)
+    idx = np.vstack([draws.integers(0, len(df), size=(50, len(df))) for _ in range(2)])
+    assert r2["n_dropped"] == int((~(idx == 0).any(axis=1)).sum())
     assert np.isfinite(bi.replicates.to_numpy()).all()
+
+
+def _johnson_svd(X, y):
+    """Johnson (2000, p. 5) as published: X = P D Q' (standardized), Z = P Q', Lambda = Q D Q'; y on Z."""
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    ys = (y - y.mean()) / y.std()
+    P, dvals, Qt = np.linalg.svd(Xs, full_matrices=False)
+    Z = P @ Qt
+    lam = Qt.T @ np.diag(dvals) @ Qt / math.sqrt(len(y))  # loadings of X on Z (unit-variance scale)
+    beta = np.linalg.lstsq(Z * math.sqrt(len(y)), ys, rcond=None)[0]
+    return (lam**2) @ (beta**2)
 
 
 def test_bootstrap_johnson(rng):
     df = _correlated(rng, n=300, p=5)
-    bi = dr.bootstrap_importance(df, outcome="y", drivers=[f"x{i}" for i in range(5)], n_boot=50,
-                                 method="johnson", seed=2)
-    # closed form: each replicate's Johnson weights sum to that replicate's R^2 (>0)
-    assert (bi.replicates.sum(axis=1) > 0).all()
-    assert bi.method == "johnson" and len(bi.importance) == 5
+    drivers = [f"x{i}" for i in range(5)]
+    bi = dr.bootstrap_importance(df, outcome="y", drivers=drivers, n_boot=20, method="johnson", seed=2)
+    assert bi.method == "johnson" and list(bi.replicates.columns) == drivers
+    # the same draws done the slow way: resample rows, then Johnson's SVD recipe (not the eigen route of
+    # cxlab) on the resample; each replicate's weights also sum to the statsmodels OLS R^2 of that resample
+    idx = np.random.default_rng(2).integers(0, len(df), size=(20, len(df)))
+    for b in (0, 7, 19):
+        res = df.iloc[idx[b]]
+        np.testing.assert_allclose(bi.replicates.iloc[b][drivers],
+                                   _johnson_svd(res[drivers].to_numpy(), res["y"].to_numpy()), atol=1e-10)
+        assert bi.replicates.iloc[b].sum() == pytest.approx(_ols_r2(res, "y", drivers), rel=1e-10)
+    # point estimates: the full-sample Johnson weights by the same recipe
+    np.testing.assert_allclose(bi.importance.set_index("driver").loc[drivers, "importance"],
+                               _johnson_svd(df[drivers].to_numpy(), df["y"].to_numpy()), atol=1e-12)
 
 
 # ------------------------------------------------------------------ quadrant, what-if
@@ -364,6 +433,20 @@ def test_agents_for_service_level_uses_erlang_c(rng):
     # 13 agents SL ~ 0.796
     assert t.loc[0, "service_level_pct"] == pytest.approx(88.8, abs=0.1)
     assert t.loc[0, "sl_change_pts"] == pytest.approx(88.84 - 79.6, abs=0.1)
+
+    def erlang_c_sl(n_agents, a, aht, thr):
+        # closed form: Erlang B by the recursion B(k) = A B(k-1) / (k + A B(k-1)), then
+        # C = N B / (N - A (1 - B)) and SL = 1 - C exp(-(N - A) T / AHT)
+        b = 1.0
+        for k in range(1, n_agents + 1):
+            b = a * b / (k + a * b)
+        c = n_agents * b / (n_agents - a * (1 - b))
+        return 1 - c * math.exp(-(n_agents - a) * thr / aht)
+
+    np.testing.assert_allclose(t["service_level_pct"], [100 * erlang_c_sl(n, 10, 180, 20) for n in (14, 15)],
+                               rtol=1e-10)
+    np.testing.assert_allclose(t["sl_change_pts"], [100 * (erlang_c_sl(n, 10, 180, 20) - erlang_c_sl(13, 10, 180, 20))
+                                                    for n in (14, 15)], rtol=1e-10)
     coef = sm.OLS(df["csat"], sm.add_constant(df[["service_level_pct"]])).fit().params["service_level_pct"]
     # statsmodels OLS slope x SL change
     np.testing.assert_allclose(t["cx_change"], coef * t["sl_change_pts"], rtol=1e-10)
@@ -385,8 +468,12 @@ def test_too_many_players_points_to_groups(rng):
     grouped = dr.relative_importance(df, outcome="k21", drivers=[f"k{i}" for i in range(21)],
                                      groups={"speed": ["k0", "k1", "k2"]})
     assert len(grouped) == 19
-    assert len(dr.relative_importance(df, outcome="k21", drivers=[f"k{i}" for i in range(21)],
-                                      method="johnson")) == 21
+    johnson = dr.relative_importance(df, outcome="k21", drivers=[f"k{i}" for i in range(21)], method="johnson")
+    assert len(johnson) == 21
+    # both decompositions add up to the statsmodels OLS R^2 of the full 21-column model
+    full = _ols_r2(df, "k21", [f"k{i}" for i in range(21)])
+    assert grouped["importance"].sum() == pytest.approx(full, rel=1e-10)
+    assert johnson["importance"].sum() == pytest.approx(full, rel=1e-10)
 
 
 def test_degenerate_inputs_raise_clear_errors(rng):
@@ -522,12 +609,99 @@ def test_focus_list_reasons(small_study):
         dr.focus_list(f)
 
 
-def test_plots_draw(small_study):
-    import matplotlib.axes
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def _ticks(labels):
+    return [t.get_text() for t in labels]
+
+
+def test_plot_driver_importance_draws_shares_cis_and_rank_labels(small_study):
+    from cxlab import plots
+
+    imp = small_study[0].importance
+    ax = plots.driver_importance(imp, conf=0.9, title="T")
+    d = imp.sort_values("rank", ascending=False)  # most important at the top (largest y)
+    # the frame given: one bar per driver of length 100 * share, whiskers from the CI ends, rank-interval labels
+    assert _ticks(ax.get_yticklabels()) == list(d["driver"])
+    assert len(ax.patches) == len(d)
+    np.testing.assert_allclose([b.get_width() for b in ax.patches], 100 * d["share"], rtol=1e-12)
+    (whiskers,) = ax.collections
+    np.testing.assert_allclose([seg[:, 0] for seg in whiskers.get_segments()],
+                               100 * d[["share_ci_low", "share_ci_high"]].to_numpy(), rtol=1e-12)
+    assert _texts(ax) == [f"#{a}" if a == b else f"#{a}–{b}" for a, b in zip(d["rank_ci_low"], d["rank_ci_high"])]
+    assert ax.get_title() == "T" and ax.get_xlabel().endswith("90% bootstrap interval")
+
+
+def test_plot_driver_ranks_is_the_rank_distribution(small_study):
+    from cxlab import plots
+
+    bi = small_study[0]
+    order = list(bi.importance["driver"])
+    ax = plots.driver_ranks(bi.ranks, order=order)
+    (image,) = ax.images
+    # the frame given: row i = driver order[i], column k = P(rank = k + 1); cells >= 0.005 are labelled
+    expected = bi.ranks.pivot(index="driver", columns="rank", values="probability").loc[order].to_numpy()
+    np.testing.assert_array_equal(np.asarray(image.get_array()), expected)
+    assert _ticks(ax.get_yticklabels()) == order
+    assert _ticks(ax.get_xticklabels()) == [f"#{k}" for k in range(1, len(order) + 1)]
+    assert _texts(ax) == [f"{v:.2f}" for v in expected.ravel() if v >= 0.005]
+
+
+def test_plot_dominance_matrix_marks_the_verdicts(small_study):
+    from cxlab import plots
+
+    dom = small_study[3]
+    names = list(dict.fromkeys(dom.pairwise["driver"]))
+    ax = plots.dominance_matrix(dom.pairwise)
+    pw = dom.pairwise.set_index(["driver", "other"])
+    mark = {"dominates": "\u25b2", "dominated": "\u25bc", "undetermined": "\u00b7"}
+    # the frame given: one cell per ordered pair (row, column), off the diagonal, row-major
+    expected = [f"{mark[pw.loc[(a, b), 'complete']]} {pw.loc[(a, b), 'share_greater']:.0%}"
+                for a in names for b in names if a != b]
+    assert _texts(ax) == expected
+    assert _ticks(ax.get_xticklabels()) == names and _ticks(ax.get_yticklabels()) == names
+    assert ax.get_title() == "Complete dominance: row vs column"
+    # resolved completely dominates every other driver in this study (test_focus_list_reasons' setup)
+    assert expected[:3] == ["\u25b2 100%"] * 3
+
+
+def test_plot_quadrant_chart_places_each_driver(small_study):
+    from matplotlib.collections import PathCollection
 
     from cxlab import plots
 
-    bi, q, wi, dom = small_study
-    for ax in (plots.driver_importance(bi.importance), plots.driver_ranks(bi.ranks, order=bi.importance["driver"]),
-               plots.dominance_matrix(dom.pairwise), plots.quadrant_chart(q), plots.what_if_chart(wi)):
-        assert isinstance(ax, matplotlib.axes.Axes)
+    q = small_study[1]
+    ax = plots.quadrant_chart(q)
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(points) == 1
+    # the frame given: x = -gap_pct (every target is non-zero), y = 100 * share
+    np.testing.assert_allclose(points[0].get_offsets(), np.column_stack([-q["gap_pct"], 100 * q["share"]]),
+                               rtol=1e-12)
+    labels = [f"{d} (P={p:.2f})" if p >= 0.05 else d for d, p in zip(q["driver"], q["p_concentrate"])]
+    corners = ["concentrate here", "keep up the good work", "low priority", "possible overkill"]
+    assert sorted(_texts(ax)) == sorted(labels + corners)
+    # cross-hairs: the target (x = 0) and the equal share 100 / p
+    assert [list(ln.get_xdata()) for ln in ax.lines[-2:]] == [[0, 0], [0, 1]]
+    assert list(ax.lines[-1].get_ydata()) == [100 * q["equal_share"].iloc[0]] * 2 == [25.0, 25.0]
+    assert "% of target" in ax.get_xlabel()
+
+
+def test_plot_what_if_chart_shows_effects_and_total(small_study):
+    from matplotlib.collections import PathCollection
+
+    from cxlab import plots
+
+    wi = small_study[2]
+    ax = plots.what_if_chart(wi, unit="CSAT points")
+    # the frame given, bottom-up: total first; one interval per row, the total drawn as its own marker
+    d = wi.iloc[::-1].reset_index(drop=True)
+    assert _ticks(ax.get_yticklabels()) == ["total", "wait_s -10", "resolved +0.05"]
+    intervals = ax.collections[0]
+    np.testing.assert_allclose([seg[:, 0] for seg in intervals.get_segments()],
+                               d[["ci_low", "ci_high"]].to_numpy(), rtol=1e-12)
+    levers, total = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(levers.get_offsets(), [[d.loc[1, "effect"], 1], [d.loc[2, "effect"], 2]], rtol=1e-12)
+    np.testing.assert_allclose(total.get_offsets(), [[d.loc[0, "effect"], 0]], rtol=1e-12)
+    assert ax.get_xlabel() == "predicted change (CSAT points)"

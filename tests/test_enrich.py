@@ -198,7 +198,11 @@ def test_period_frame_puts_cx_beside_kpis():
     row = p[p["period"] == pd.Timestamp("2025-01-06")].iloc[0]
     # two responses on Jan 6 (r1 detractor, r3 promoter): NPS 0 on n = 2
     assert row["cx_n"] == 2 and row["cx_value"] == 0.0
-    assert "service_level_pct" in p.columns
+    # the KPIs of the same day (default T = 20 s): i1 (wait 10 s) and i3 (5 s) answered in time -> 2/2;
+    # AHT (talk + hold + acw) = (330 + 130) / 2 = 230 s; Jan 7: i4 waited 100 s -> SL 0/1
+    assert (row["service_level_num"], row["service_level_den"], row["service_level_pct"]) == (2, 2, 100.0)
+    assert row["aht_s"] == 230.0 and row["queue"] == "billing"
+    assert p.loc[p["period"] == pd.Timestamp("2025-01-07"), "service_level_pct"].item() == 0.0
     assert p.loc[p["period"] == pd.Timestamp("2025-01-08"), "cx_n"].item() == 0
 
 
@@ -218,3 +222,63 @@ def test_absent_metric_names_the_metrics_present():
     tables["surveys"] = tables["surveys"].drop(columns=["ces"])
     with pytest.raises(DataError, match=r"ces.*csat.*nps"):
         contact_frame(tables, cx_metric="ces", timezone=UTC)
+
+
+def test_period_frame_takes_one_segment_name_as_a_string():
+    tables = _tiny_center()
+    pd.testing.assert_frame_equal(period_frame(tables, segments="queue", timezone=UTC),
+                                  period_frame(tables, segments=("queue",), timezone=UTC))
+
+
+# ----------------------------------------------------------------- plots
+
+
+def test_tenure_distribution_draws_every_known_tenure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cxlab import plots
+
+    frame = pd.DataFrame({"tenure_days": [0.0, 30.44, 100.0, 400.0, np.nan], "team": ["T1", "T1", "T2", "T2", "T1"]})
+    ax = plots.tenure_distribution(frame)
+    # tenure in months 0, 1, 3.29, 13.14 in 3-month bins [0, 3, ..., 15]: counts 2, 1, 0, 0, 1
+    assert [p.get_height() for p in ax.patches] == [2, 1, 0, 0, 1]
+    assert ax.get_xlabel() == "agent tenure at the contact's date (months)"
+    plt.close(ax.figure)
+    ax = plots.tenure_distribution(frame, by="team")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["T1", "T2"]
+    assert sum(p.get_height() for p in ax.patches) == 4  # the NaN tenure is left out
+    plt.close(ax.figure)
+
+
+def test_event_calendar_draws_events_inside_the_window_in_local_time():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from cxlab import plots
+
+    events = pd.DataFrame({
+        "start": ts("2025-03-01 05:00", "2025-03-10 00:00", "2025-06-01 00:00"),
+        "end": ts("2025-03-02 05:00", "2025-03-12 00:00", "2025-06-02 00:00"),
+        "label": ["outage", "promo", "late"], "kind": ["outage", "campaign", "outage"],
+        "queue": ["billing", None, "sales"],
+    })
+    ax = plots.event_calendar(events, start="2025-03-01", end="2025-03-31", timezone="America/New_York")
+    # "late" starts after the window: two bars, labelled with their queue
+    assert [t.get_text() for t in ax.texts] == ["outage (billing)", "promo (all queues)"]
+    bars = ax.patches
+    assert len(bars) == 2
+    # 05:00 UTC is midnight in New York (EST): the outage bar starts at local 1 March 00:00 and lasts one day
+    assert bars[0].get_x() == mdates.date2num(pd.Timestamp("2025-03-01"))
+    assert bars[0].get_width() == pytest.approx(1.0)
+    # promo: 10 March 00:00 to 12 March 00:00 UTC, both after the 9 March DST change (EDT): 48 h, starting
+    # at local 9 March 20:00
+    assert bars[1].get_width() == pytest.approx(2.0)
+    assert bars[1].get_x() == pytest.approx(mdates.date2num(pd.Timestamp("2025-03-09 20:00")))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["campaign", "outage"]
+    plt.close(ax.figure)

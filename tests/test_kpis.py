@@ -379,6 +379,49 @@ def test_parquet_path_and_duckdb_relation_inputs(tmp_path):
     pd.testing.assert_frame_equal(kpi_table(rel, by=("day", "queue")), expected, check_dtype=False)
 
 
+@pytest.fixture(scope="module")
+def sample_tables(tmp_path_factory):
+    """A small ``cxlab sample`` run: interactions (arrived_at timestamp[ns, tz=UTC]) and staffing."""
+    from cxlab.sample import write_sample
+
+    paths = write_sample(tmp_path_factory.mktemp("sample"), days=10, contacts_per_day=60)
+    return paths["interactions"], pd.read_parquet(paths["staffing"])
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", ["UTC", None])
+def test_parquet_timestamps_of_every_precision(sample_tables, tmp_path, unit, tz):
+    # issue 20: TIMESTAMPTZ_NS (and the other precisions) read from Parquet or a relation
+    # must give exactly the numbers of the same table handed over as a DataFrame
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cxlab.kpis import erlang_check
+
+    src, staff = sample_tables
+    table = pq.read_table(src)
+    i = table.column_names.index("arrived_at")
+    table = table.set_column(i, "arrived_at", table["arrived_at"].cast(pa.timestamp(unit, tz=tz), safe=False))
+    path = tmp_path / f"inter_{unit}_{tz}.parquet"
+    pq.write_table(table, path, coerce_timestamps=None)
+    df = table.to_pandas()
+    for by in [("day", "queue"), ()]:
+        expected = kpi_table(df, by=by, timezone="America/New_York")
+        assert len(expected) >= 1 and expected["offered"].sum() == len(df)
+        pd.testing.assert_frame_equal(kpi_table(path, by=by, timezone="America/New_York"), expected)
+    pd.testing.assert_frame_equal(contact_features(path), contact_features(df))
+    pd.testing.assert_frame_equal(erlang_check(path, staff), erlang_check(df, staff))
+    con = duckdb.connect()
+    duck_type = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[unit]
+    if tz:
+        duck_type = "TIMESTAMPTZ_NS" if unit == "ns" else "TIMESTAMPTZ"
+    rel = con.sql(f"SELECT * REPLACE (CAST(arrived_at AS {duck_type}) AS arrived_at) "
+                  f"FROM read_parquet('{path}')")
+    assert str(rel.types[rel.columns.index("arrived_at")]).replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ") \
+        == duck_type
+    pd.testing.assert_frame_equal(kpi_table(rel), kpi_table(df))
+
+
 def test_outbound_contacts_are_not_offered():
     df = frame()
     df.loc[df["interaction_id"] == "9", "direction"] = "outbound"
@@ -462,13 +505,53 @@ def test_erlang_check_per_interval():
 
 
 def test_plots_draw_precomputed_frames():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from cxlab import plots
     from cxlab.kpis import SENSITIVITY, erlang_check
 
     k = kpi_table(frame(), by=("day", "queue"))
-    assert len(plots.kpi_trend(k, x="day", hue="queue").axes) == 5
-    assert plots.kpi_distribution(k, kpi="aht_s", by="queue").get_xlabel() == "AHT (s)"
+    fig = plots.kpi_trend(k, x="day", hue="queue")
+    assert len(fig.axes) == 5
+    assert [ax.get_ylabel() for ax in fig.axes] == ["Service level (%)", "ASA (s)", "Abandon rate (%)", "AHT (s)",
+                                                   "FCR (%)"]
+    # one line per queue in each panel, drawing the table's values
+    sl = fig.axes[0]
+    assert [ln.get_label() for ln in sl.get_lines()] == ["billing", "sales"]
+    billing = k[k["queue"] == "billing"].sort_values("day")
+    np.testing.assert_array_equal(sl.get_lines()[0].get_ydata(), billing["service_level_pct"].to_numpy())
+    plt.close(fig)
+
+    ax = plots.kpi_distribution(k, kpi="aht_s", by="queue")
+    assert ax.get_xlabel() == "AHT (s)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["billing", "sales"]
+    # the box medians are the medians of the daily values per queue
+    medians = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_color() == plots.PALETTE["accent"]]
+    assert medians == pytest.approx(k.dropna(subset=["aht_s"]).groupby("queue")["aht_s"].median().tolist())
+    plt.close(ax.figure)
+
     bands = rollup(erlang_check(frame(), staffing()), by=("erlang_band",))
-    assert plots.sl_vs_erlang(bands).get_ylabel() == "Actual service level (%)"
+    ax = plots.sl_vs_erlang(bands)
+    assert ax.get_ylabel() == "Actual service level (%)"
+    actual = ax.get_lines()[0]
+    assert actual.get_label() == "actual (all contacts in band)"
+    bands = bands.dropna(subset=["erlang_band"])  # intervals without staffing have no band and are not drawn
+    mids = [(float(b.split("-")[0]) + float(b.split("-")[1].rstrip("%"))) / 2 for b in bands["erlang_band"]]
+    order = np.argsort(mids)
+    np.testing.assert_array_equal(actual.get_xdata(), np.asarray(mids)[order])
+    np.testing.assert_array_equal(actual.get_ydata(), bands["service_level_pct"].to_numpy()[order])
+    assert [t.get_text() for t in ax.texts] == [f"{n:,}" for n in bands["offered"].to_numpy()[order]]
+    plt.close(ax.figure)
+
     sens = kpi_table(frame(), by=(), definitions=SENSITIVITY)
-    assert len(plots.kpi_sensitivity(sens).axes) == 4
+    fig = plots.kpi_sensitivity(sens)
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes] == ["Service level (%)", "Abandon rate (%)", "FCR (%)", "AHT (s)"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == sens["definition"].tolist()
+    # one point per definition at its value; the dashed reference line at the baseline (first row)
+    np.testing.assert_array_equal(fig.axes[0].collections[-1].get_offsets()[:, 0], sens["service_level_pct"])
+    assert fig.axes[0].get_lines()[0].get_xdata()[0] == sens["service_level_pct"].iloc[0]
+    plt.close(fig)

@@ -1,4 +1,4 @@
-"""Tests of cxlab.loyalty: churn model, average marginal effect, the value-of-change chain."""
+"""Tests of cxlab.focus.loyalty: churn model, average marginal effect, the value-of-change chain."""
 
 from __future__ import annotations
 
@@ -101,6 +101,16 @@ def test_weighted_logit_equals_expanded_data():
     np.testing.assert_allclose(loyalty._logit_fit(x, y, w), ref, atol=1e-8)
 
 
+def test_logit_fit_singular_hessian_gives_nan():
+    # a resample whose score is constant at 0: the Hessian X'WX = [[a, 0], [0, 0]] is singular, no slope exists
+    y = np.r_[np.ones(5), np.zeros(5)]
+    assert np.isnan(loyalty._logit_fit(np.zeros(10), y)).all()
+    # a score that varies: the saturated fit's slope is the log odds ratio (closed form)
+    x = np.r_[np.ones(4), np.zeros(6)]
+    y = np.r_[1.0, 1, 1, 0, 1, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(loyalty._logit_fit(x, y), [math.log(1 / 5), math.log((3 / 1) / (1 / 5))], atol=1e-10)
+
+
 def test_revenue_change_slope_is_difference_of_group_means():
     r, c, rev = _table_2x2(revenue=True)
     m = loyalty.churn_model(r, c, end=END, customer_revenue=rev)
@@ -127,7 +137,7 @@ def test_no_customers_table_is_a_clear_error():
         loyalty.value_of_change(frame, r, None, changes={"lever": 0.1}, drivers=["lever"])
     with pytest.raises(DataError, match="customers table is required"):
         loyalty.churn_model(r, None)
-    with pytest.raises(DataError, match=r"lacks column\(s\) \['churned_at'\]"):
+    with pytest.raises(DataError, match=r"customers table column\(s\) \['churned_at'\] not in the frame"):
         loyalty.churn_model(r, pd.DataFrame({"customer_id": r["customer_id"]}))
 
 
@@ -267,11 +277,12 @@ def structural_value_of_resolution(truth: dict, tables: dict, *, resolution_poin
 
     ground_truth() has the coefficients but not the per-contact latent S, true resolution, the
     resolution probabilities and their uniform draws, nor the per-customer price factor; they are
-    taken from the seeded simulation (``cxlab.sample._simulate``), which is what makes this exact.
+    taken from the seeded simulation (``cxlab.sample.simulate.run_simulation``), which is what makes this exact.
     """
-    from cxlab.sample import core as smp
+    from cxlab.sample.model import SEGMENTS
+    from cxlab.sample.simulate import revenue_months, run_simulation
 
-    sim = smp._simulate(truth["seed"], truth["days"], truth["contacts_per_day"], truth["start"])
+    sim = run_simulation(truth["seed"], truth["days"], truth["contacts_per_day"], truth["start"])
     c = sim.c
     ans = ~c["abandoned"]
     lm, rm, lo = truth["latent_model"], truth["resolution_model"], truth["loyalty"]
@@ -294,10 +305,10 @@ def structural_value_of_resolution(truth: dict, tables: dict, *, resolution_poin
     monthly[np.array([int(s[1:]) - 1 for s in mean_rev.index])] = mean_rev.to_numpy()  # ids are C + (index + 1)
 
     seg = sim.cust["segment"]
-    price = np.array([lo["price_per_product"][g] for g in smp.SEGMENTS])[seg] * sim.cust["factor"]
-    offered = np.array([lo["products_offered"][g] for g in smp.SEGMENTS])[seg]
+    price = np.array([lo["price_per_product"][g] for g in SEGMENTS])[seg] * sim.cust["factor"]
+    offered = np.array([lo["products_offered"][g] for g in SEGMENTS])[seg]
     held = []
-    for _, rows in smp._revenue_months(sim):
+    for _, rows in revenue_months(sim):
         h = np.full(ncust, np.nan)
         h[rows["cust"]] = rows["held"]
         held.append(h)
@@ -354,6 +365,18 @@ def test_sample_coverage_and_sentence(sample_value):
              "customers_metric_missing", "customers_analysed"]
     assert sum(cov[p] for p in parts) == cov["customers"]
     assert cov["customers_churned_before_first_seen"] == 0
+    # closed form (saturated logit on a 0/1 score): the AME is the difference of the churn rates of the
+    # top-2-box and the other analysed customers; churn_per_cx_unit = 100 AME / s with s = 100 (CSAT points)
+    d = sample_value.churn.data
+    by_hand = d.loc[d["score"] == 1, "churned"].mean() - d.loc[d["score"] == 0, "churned"].mean()
+    assert sample_value.churn.ame["ame"].iloc[0] == pytest.approx(by_hand, abs=1e-9)
+    c = sample_value.chain.set_index("link")
+    assert c.loc["churn_per_cx_unit", "estimate"] == pytest.approx(by_hand, abs=1e-9)
+    # the sentence carries the chain's own numbers: customers to two significant digits, money in $M
     text = loyalty.describe_value(sample_value)
     assert text.startswith("Raising resolution by 5 points would lift CSAT top-2-box by ")
-    assert "customers a year" in text and "of revenue a year" in text
+    k = c.loc["customers_retained_per_year"]
+    m = c.loc["revenue_per_year", ["estimate", "ci_low", "ci_high"]].astype(float) / 1e6
+    sig = loyalty._sig
+    assert f"keep about {sig(k['estimate'])} customers a year [{sig(k['ci_low'])}, {sig(k['ci_high'])}]" in text
+    assert text.endswith(f"about ${m['estimate']:.1f}M of revenue a year [{m['ci_low']:.1f}, {m['ci_high']:.1f}].")

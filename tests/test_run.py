@@ -19,9 +19,12 @@ import nbformat
 import pytest
 
 from cxlab import __version__, results
+from cxlab import pipeline as cxrun
 from cxlab.config import REPO_ROOT, default_config, load_config
 from cxlab.errors import ConfigError, StepError
-from cxlab.pipeline import core as cxrun
+from cxlab.pipeline import execute as cx_execute
+from cxlab.pipeline import manifest as cx_manifest
+from cxlab.pipeline.discover import _assigned_names
 
 FIXTURES = Path(__file__).resolve().parent / "run_fixtures"
 REAL_NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -190,7 +193,7 @@ def test_help_notebook_documents_every_parameter(notebook, capsys):
     import papermill
 
     declared = papermill.inspect_notebook(str(notebook))
-    assigned = cxrun._assigned_names(nbformat.read(notebook, as_version=4))
+    assigned = _assigned_names(nbformat.read(notebook, as_version=4))
     unreadable = [name for name in assigned if name not in declared]
     assert not unreadable, (
         f"papermill cannot read {unreadable} in {notebook.name}'s parameters cell, so --help-notebook "
@@ -219,14 +222,14 @@ def test_progress_line_format():
     import io
 
     stream = io.StringIO()
-    progress = cxrun._Progress(7, quiet=False, stream=stream)
+    progress = cx_execute._Progress(7, quiet=False, stream=stream)
     progress.report(cxrun.StepResult("03_other_sources", "03", "ok", seconds=4.21))
     progress.report(cxrun.StepResult("06_validate", "06", "skipped", skipped_because=["04_correlate"]))
     lines = stream.getvalue().splitlines()
     assert re.fullmatch(r"\[1/7\] 03_other_sources \.\.\. ok in 4\.2 s \(elapsed \d+\.\d s\)", lines[0])
     assert lines[1] == "[2/7] 06_validate ... skipped (depends on 04_correlate)"
     quiet = io.StringIO()
-    progress = cxrun._Progress(7, quiet=True, stream=quiet)
+    progress = cx_execute._Progress(7, quiet=True, stream=quiet)
     progress.report(cxrun.StepResult("03_other_sources", "03", "ok", seconds=4.21))
     assert quiet.getvalue() == ""
 
@@ -234,9 +237,9 @@ def test_progress_line_format():
 def test_run_ids_sort_by_time():
     import time
 
-    first = cxrun._new_run_id()
+    first = cx_manifest.new_run_id()
     time.sleep(0.002)
-    second = cxrun._new_run_id()
+    second = cx_manifest.new_run_id()
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}", first)
     assert first < second
 
@@ -244,8 +247,8 @@ def test_run_ids_sort_by_time():
 def test_latest_pointer_moves_atomically(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    cxrun._point_latest(tmp_path, "a")
-    cxrun._point_latest(tmp_path, "b")
+    cx_manifest.point_latest(tmp_path, "a")
+    cx_manifest.point_latest(tmp_path, "b")
     assert os.readlink(tmp_path / "latest") == "b"  # relative: the reports folder can move
     assert (tmp_path / "LATEST").read_text() == "b\n"
     assert cxrun.latest_run(tmp_path) == (tmp_path / "b").resolve()
@@ -256,8 +259,8 @@ def test_latest_pointer_moves_atomically(tmp_path):
 
 def test_demo_runs_the_default_config(monkeypatch):
     seen = {}
-    monkeypatch.setattr(cxrun, "run", lambda config=None, **kw: seen.update(config=config, **kw) or "done")
-    assert cxrun.demo(jobs=2, quiet=True, reports_dir="r") == "done"
+    monkeypatch.setattr(cx_execute, "run", lambda config=None, **kw: seen.update(config=config, **kw) or "done")
+    assert cx_execute.demo(jobs=2, quiet=True, reports_dir="r") == "done"
     assert seen == {"config": None, "jobs": 2, "quiet": True, "reports_dir": "r"}
 
 
@@ -321,7 +324,7 @@ def test_inputs_are_hashed(tmp_path):
         sources={"interactions": {"path": "exports/contacts_*.csv"}, "surveys": {"path": "nope.csv"}},
         config_dir=str(tmp_path),
     )
-    inputs = cxrun._inputs(cfg)["sources"]
+    inputs = cx_manifest.run_inputs(cfg)["sources"]
     files = inputs["interactions"]["files"]
     assert [Path(f["path"]).name for f in files] == ["contacts_1.csv", "contacts_2.csv"]
     assert files[0]["sha256"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()

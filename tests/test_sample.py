@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlab.sample import core as smp
+from cxlab import sample as smp
+from cxlab._utils import erlang_c
+from cxlab.sample import model, write
 from cxlab.schema import TABLES
 
 SMALL = {"days": 14, "contacts_per_day": 200}
@@ -33,8 +35,8 @@ _PANDAS_DTYPE = {
 def tmp_cache(tmp_path, monkeypatch):
     """An empty cache folder and empty in-process memos."""
     monkeypatch.setenv("CXLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(smp, "_MEMO", {})
-    monkeypatch.setattr(smp, "_TRUTH_MEMO", {})
+    monkeypatch.setattr(write, "_MEMO", {})
+    monkeypatch.setattr(write, "_TRUTH_MEMO", {})
     return tmp_path / "cache"
 
 
@@ -80,11 +82,21 @@ def test_bad_options_are_rejected(tmp_path):
 
 # ----------------------------------------------------------------------------- schema
 @pytest.mark.parametrize("name", sorted(TABLES))
-def test_schema_conformance(sample, name):
+def test_schema_conformance(sample, sample_truth, name):
     df = sample[name]
     spec = TABLES[name]
     assert list(df.columns) == spec.names  # exactly the canonical columns, in order
-    assert len(df) > 0
+    # row counts from the ground truth of the simulation and closed forms of the calendar
+    expected_rows = {
+        "interactions": sample_truth["observed"]["contacts"],
+        "surveys": sample_truth["observed"]["surveys"],
+        "staffing": 365 * model.N_SLOTS * len(smp.QUEUES),  # every half hour x queue of the year
+        "series": 365,  # one row per day
+    }
+    if name in expected_rows:
+        assert len(df) == expected_rows[name]
+    else:
+        assert len(df) > 0
     for col in spec.columns:
         s = df[col.name]
         if col.dtype == "VARCHAR":
@@ -234,9 +246,13 @@ def test_waits_come_from_load_versus_staffing(sample, sample_truth):
 
 def test_erlang_c_worked_check():
     # closed form, KPI_DEFINITIONS.md: A = 10 Erlangs, 14 agents -> P(wait) ~ 0.174
-    assert smp._erlang_c(np.array([14]), np.array([10.0]))[0] == pytest.approx(0.174, abs=5e-4)
+    assert erlang_c(np.array([14]), np.array([10.0]))[0] == pytest.approx(0.174, abs=5e-4)
+    # the sample's queueing law uses the one Erlang C of cxlab._utils: M/M/2 with A = 1 has
+    # B = 0.2 and C = B / (1 - rho (1 - B)) = 1/3 (closed form); no agents or n <= A -> 1; A = 0 -> 0
+    assert erlang_c(np.array([14, 2, 0, 5, 3]), np.array([10.0, 1.0, 0.0, 5.0, 0.0])) == pytest.approx(
+        [0.1741319, 1 / 3, 1.0, 1.0, 0.0], abs=1e-7)
     # 13 agents, AHT 180 s, T = 20 s give SL ~ 0.796, so 80/20 needs 14 agents
-    assert smp._plan_agents(np.array([10.0]), np.array([180.0]))[0] == 14
+    assert model.plan_agents(np.array([10.0]), np.array([180.0]))[0] == 14
 
 
 # ----------------------------------------------------------------------------- the structural model
@@ -370,7 +386,7 @@ def test_docs_coefficient_table_matches_ground_truth(sample_truth):
 
 
 def test_module_ground_truth_attribute(sample_truth):
-    assert smp.GROUND_TRUTH == sample_truth
+    assert write.GROUND_TRUTH == sample_truth
 
 
 def test_cache_loader(tmp_cache):
@@ -379,7 +395,7 @@ def test_cache_loader(tmp_cache):
     assert (folder / "ground_truth.json").is_file()
     assert not [p for p in tmp_cache.iterdir() if p.name.startswith(".")]  # no temp folders left
     second = smp.load_sample(seed=11, **SMALL)  # from the memo
-    smp._MEMO.clear()
+    write._MEMO.clear()
     third = smp.load_sample(seed=11, **SMALL)  # from disk
     fresh = smp.generate(seed=11, **SMALL)  # and equal to an in-memory generation
     for name in TABLES:
@@ -399,9 +415,16 @@ def test_stale_cache_is_regenerated(tmp_cache):
     gt["code_fingerprint"] = "old"
     (folder / "ground_truth.json").write_text(json.dumps(gt))
     (folder / "interactions.parquet").write_bytes(b"garbage")
-    smp._MEMO.clear()
+    write._MEMO.clear()
     t = smp.load_sample(seed=12, **SMALL)
-    assert len(t["interactions"]) > 0
+    fresh = smp.generate(seed=12, **SMALL)  # the regenerated cache equals an in-memory generation
+    for name in TABLES:
+        pd.testing.assert_frame_equal(t[name], fresh[name])
+    # and carries the fingerprint of the current code: every .py file of cxlab/sample, sorted
+    h = hashlib.sha256()
+    for path in sorted(Path(write.__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    assert json.loads((folder / "ground_truth.json").read_text())["code_fingerprint"] == h.hexdigest()[:16]
 
 
 def test_main_sample_prints_summary(tmp_path, capsys):

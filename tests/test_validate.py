@@ -48,6 +48,27 @@ def test_t_test_sample_size_matches_pwr():
     assert design.set_index("method").loc["normal", "n_per_arm"] == pytest.approx(2 * z**2 / 0.25, rel=1e-12)
 
 
+def test_t_test_matches_r_power_t_test_examples():
+    # R (stats) ?power.t.test examples: power.t.test(n = 20, delta = 1)$power = 0.8689528 and
+    # power.t.test(power = .90, delta = 1)$n = 22.02110. R's default strict = FALSE drops the far
+    # rejection tail, which here weighs < 1e-6, so both agree to the printed digits' tolerance.
+    pc = power_curve(sd=1.0, effects=[1.0], n_per_arm=[20])
+    assert pc.loc[0, "power"] == pytest.approx(0.8689528, abs=1e-6)
+    design = pilot_design(effect=1.0, sd=1.0, power=0.9)
+    assert design.set_index("method").loc["t", "n_per_arm"] == pytest.approx(22.02110, abs=1e-4)
+
+
+@pytest.mark.parametrize("d,n_ref", [(0.2, 393.4057), (0.8, 25.52457)])
+def test_t_test_sample_size_matches_pwr_small_and_large_effects(d, n_ref):
+    # R: pwr::pwr.t.test(d = 0.2, power = 0.8)$n = 393.4057; pwr.t.test(d = 0.8, power = 0.8)$n = 25.52457
+    # (Cohen 1988 table 2.4.1: n = 393 and 26 per group); statsmodels TTestIndPower.solve_power agrees
+    from statsmodels.stats.power import TTestIndPower
+
+    n = pilot_design(effect=d, sd=1.0).set_index("method").loc["t", "n_per_arm"]
+    assert n == pytest.approx(n_ref, abs=1e-4)
+    assert n == pytest.approx(TTestIndPower().solve_power(effect_size=d, power=0.8, alpha=0.05), rel=1e-7)
+
+
 def test_pingouin_agrees_on_power():
     pg = pytest.importorskip("pingouin")
     # pingouin.power_ttest (independent implementation of the same noncentral-t power)
@@ -114,6 +135,21 @@ def test_icc_matches_pingouin_icc1():
     lo, hi = ref["CI95"]
     assert ours["ci_low"] == pytest.approx(lo, abs=0.006)  # pingouin rounds its CI to 2 decimals
     assert ours["ci_high"] == pytest.approx(hi, abs=0.006)
+
+
+def test_icc_balanced_by_hand():
+    # hand: 3 teams of 3, means 2, 5, 3, grand 10/3; MSB = 3 * (16/9 + 25/9 + 1/9) / 2 = 7, MSW = 6/6 = 1,
+    # n0 = 3: ICC(1) = (7 - 1) / (7 + 2 * 1) = 2/3 (Shrout & Fleiss 1979), F = 7
+    frame = pd.DataFrame({"team": list("aaabbbccc"), "y": [1, 2, 3, 4, 5, 6, 2, 3, 4]})
+    out = icc(frame, outcome="y", cluster="team").loc[0]
+    assert (out["msb"], out["msw"], out["f"], out["n0"]) == (pytest.approx(7.0), pytest.approx(1.0),
+                                                             pytest.approx(7.0), pytest.approx(3.0))
+    assert out["icc"] == pytest.approx(2 / 3, rel=1e-12)
+    # F-based bounds: F_L = F / F_.975(2, 6), F_U = F * F_.975(6, 2); bound = (F. - 1) / (F. + n0 - 1)
+    f_lo, f_hi = 7 / stats.f.ppf(0.975, 2, 6), 7 * stats.f.ppf(0.975, 6, 2)
+    assert out["ci_low"] == pytest.approx((f_lo - 1) / (f_lo + 2), rel=1e-12)
+    assert out["ci_high"] == pytest.approx((f_hi - 1) / (f_hi + 2), rel=1e-12)
+    assert (out["n_clusters"], out["n"]) == (3, 9)
 
 
 def test_icc_unbalanced_closed_form():
@@ -256,7 +292,7 @@ def test_readout_errors():
     panel = hand_panel()
     with pytest.raises(ValueError, match="pass post_col"):
         pilot_readout(panel, outcome="y", treated_col="treated")
-    with pytest.raises(ValueError, match="lacks column"):
+    with pytest.raises(ValueError, match=r"\[.csat.\] not in the frame"):
         pilot_readout(panel, outcome="csat", treated_col="treated", start_date="2025-06-03")
     bad = panel.assign(treated=[True, False] * 8)
     with pytest.raises(ValueError, match="must be constant within each 'team'"):
@@ -283,7 +319,16 @@ def test_readout_errors():
 def test_verdict_rules(obs, ci, pred, pred_ci, label):
     v = verdict(obs, ci, pred, pred_ci)
     assert v.label == label
-    assert isinstance(v.sentence, str) and v.sentence.endswith(".")
+    # the sentence opening follows the rule of verdict's Notes, the numbers are the inputs at 1 decimal
+    opening = {"held": "The pilot confirmed the prediction:",
+               "held partly": "The pilot confirmed the direction but not the size:"}.get(label)
+    if opening is None:
+        opening = ("The pilot contradicted the prediction:" if v.significant else
+                   "The pilot was too small to tell:" if ci[0] <= pred <= ci[1] else "The pilot found no effect:")
+    assert v.sentence.startswith(opening)
+    assert f"was {obs:+.1f} (95% CI {ci[0]:+.1f} to {ci[1]:+.1f})" in v.sentence
+    assert f"predicted {pred:+.1f}" in v.sentence and v.sentence.endswith(".")
+    assert (v.significant, v.same_sign) == (ci[0] > 0 or ci[1] < 0, np.sign(obs) == np.sign(pred))
 
 
 def test_verdict_difference_interval():
@@ -519,3 +564,106 @@ def test_power_curve_over_days_for_a_cluster_pilot():
         direct = pilot_design(effect=3.0, sd=40.0, unit="team", cluster_size=m, icc=0.01, n_clusters=6)
         assert row.power == pytest.approx(direct.set_index("method").loc["t", "power_at_n"], rel=1e-12)
     assert pc["power"].is_monotonic_increasing
+
+
+# ----------------------------------------------------------------- plots (cxlab.plots.verify)
+
+
+def test_holdout_chart_draws_actual_model_and_baselines():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import verify as vplots
+
+    res = holdout(driver_days(), outcome="csat", drivers=["fcr_pct", "sl_pct"], split_date="2025-05-01")
+    before = len(plt.get_fignums())
+    ax = vplots.holdout_chart(res.predictions, label="CSAT %")
+    assert len(plt.get_fignums()) == before + 1
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == ["actual", "driver model", "weekday mean (baseline)",
+                                                "last value (baseline)"]
+    n_hold = int((res.predictions["window"] == "holdout").sum())
+    assert [len(ln.get_xdata()) for ln in lines] == [200, 200, n_hold, n_hold]
+    assert len(ax.patches) == 1  # the shaded holdout window
+    assert [t.get_text() for t in ax.texts] == [" holdout"]
+    assert ax.get_ylabel() == "CSAT %" and ax.get_title() == "CSAT %: driver model out of time"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [ln.get_label() for ln in lines]
+    plt.close(ax.figure)
+    assert len(plt.get_fignums()) == before
+    # on a given axes and without holdout rows: only actual and model, no band
+    fig, ax2 = plt.subplots()
+    out = vplots.holdout_chart(res.predictions[res.predictions["window"] == "train"], ax=ax2, title="t")
+    assert out is ax2 and len(ax2.get_lines()) == 2 and not ax2.patches and ax2.get_title() == "t"
+    plt.close(fig)
+
+
+def test_episodes_chart_one_row_per_episode():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import verify as vplots
+
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2025-01-01", periods=200)
+    sl = rng.normal(80, 1, 200)
+    for start, length in ((50, 3), (120, 2), (170, 4)):
+        sl[start:start + length] -= 15
+    frame = pd.DataFrame({"date": days, "sl": sl, "csat": 40 + 0.4 * sl + rng.normal(0, 0.5, 200)})
+    ep = natural_experiments(frame, driver="sl", outcome="csat", threshold_sd=4, direction="drop").episodes
+    ax = vplots.episodes_chart(ep, label="CSAT change")
+    # newest episode on top: y = 0 is the latest start
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2025-06-20 (4d)", "2025-05-01 (2d)", "2025-02-20 (3d)"]
+    segments, observed, predicted = ax.collections  # CI lines, observed dots, predicted diamonds
+    assert len(segments.get_segments()) == 3
+    np.testing.assert_allclose(observed.get_offsets()[:, 0], ep["observed"].to_numpy()[::-1])
+    np.testing.assert_allclose(predicted.get_offsets()[:, 0], ep["predicted"].to_numpy()[::-1])
+    assert len(ax.get_lines()) == 1 and ax.get_lines()[0].get_xdata()[0] == 0  # the zero line
+    assert ax.get_xlabel() == "CSAT change"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["observed (95% CI)", "predicted"]
+    assert ax.figure.get_size_inches()[1] == pytest.approx(max(2.0, 0.35 * 3 + 1.2))
+    plt.close(ax.figure)
+
+
+def test_power_chart_one_curve_per_effect():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import verify as vplots
+
+    curve = power_curve(sd=1.0, effects=[0.2, 0.5], n_per_arm=[10, 100, 1000])
+    ax = vplots.power_chart(curve, planned=64, unit=" pts")
+    lines = ax.get_lines()
+    # two curves, the target line, the planned size
+    assert len(lines) == 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["effect 0.2 pts", "effect 0.5 pts", "plan"]
+    np.testing.assert_allclose(lines[1].get_ydata(), curve.loc[curve["effect"] == 0.5, "power"])
+    assert lines[2].get_ydata()[0] == 0.8 and lines[3].get_xdata()[0] == 64
+    assert ax.get_xscale() == "log"  # 1000 / 10 > 50
+    assert ax.get_ylim() == (0, 1.02)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("observations per arm", "power",
+                                                                  "Power of the next pilot")
+    assert [t.get_text() for t in ax.texts] == [" 80% power"]
+    plt.close(ax.figure)
+    by_days = power_curve(sd=1.0, effects=[0.5], daily_n=5.0, days=[14, 28])
+    ax = vplots.power_chart(by_days, x="days", planned=float("nan"))
+    assert len(ax.get_lines()) == 2 and ax.get_xscale() == "linear" and ax.get_xlabel() == "days"
+    plt.close(ax.figure)
+
+
+def test_did_chart_panels_and_effects():
+    import matplotlib.pyplot as plt
+
+    from cxlab.plots import verify as vplots
+
+    panel = hand_panel().assign(z=lambda f: f["y"] * 2)
+    res = pilot_readout(panel, outcome=["y", "z"], treated_col="treated", start_date="2025-06-03")
+    before = len(plt.get_fignums())
+    fig = vplots.did_chart(res.series, res.effects, labels={"y": "CSAT %"}, title="Pilot")
+    assert len(fig.axes) == 3  # one panel per outcome + the effects panel
+    first, second, eff = fig.axes
+    assert (first.get_ylabel(), second.get_ylabel()) == ("CSAT %", "z")
+    assert [ln.get_label() for ln in first.get_lines()[:2]] == ["control", "treated"]
+    assert len(first.collections) == 2  # one CI band per group
+    ticks = dict(zip([t.get_text() for t in eff.get_yticklabels()], eff.get_yticks()))
+    assert ticks == {"CSAT %": 1, "z": 0}  # first outcome on top
+    np.testing.assert_allclose(eff.collections[1].get_offsets()[:, 0], res.effects["estimate"])
+    assert eff.get_xlabel() == "DiD effect (95% CI)" and fig._suptitle.get_text() == "Pilot"
+    plt.close(fig)
+    assert len(plt.get_fignums()) == before

@@ -9,7 +9,7 @@ through one joint bootstrap:
 
 * :func:`churn_model` — customer-level logistic regression of churn within
   a horizon on the customer's anchored CX score (the anchoring rules of
-  :func:`cxlab.cx.loyalty_prediction`), its average marginal effect, and an
+  :func:`cxlab.metric.loyalty_prediction`), its average marginal effect, and an
   OLS of the customer's revenue change on the same score;
 * :func:`value_of_change` — the chain for a stated KPI change, every link
   with a percentile bootstrap CI;
@@ -19,7 +19,7 @@ Scales
 ------
 The driver model works on the contact frame's ``cx_value`` (headline units:
 CSAT % top-2-box 0/100, NPS −100/0/100, CES mean 1–7); the churn model on
-the per-response ``value`` of :func:`cxlab.cx.score_responses` (CSAT top-2
+the per-response ``value`` of :func:`cxlab.metric.score_responses` (CSAT top-2
 0/1, NPS −1/0/+1, CES 1–7). :data:`HEADLINE_PER_VALUE` converts one into the
 other.
 """
@@ -31,8 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import metric as cx
+from .._utils import isin, logit_fit, require_columns
 from ..errors import DataError, check_option
-from ..metric import core as cx
+from ..metric.loyalty import customer_anchor
+from ..metric.scoring import require_metric
+from ._common import coef_boot
 
 __all__ = [
     "DEFAULT_DRIVERS",
@@ -63,24 +67,16 @@ def _logistic(x):
 
 
 def _logit_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, max_iter: int = 50) -> np.ndarray:
-    """(intercept, slope) of a one-covariate logistic regression, frequency weights ``w`` (Newton–Raphson)."""
+    """(intercept, slope) of a one-covariate logistic regression, frequency weights ``w`` (Newton–Raphson).
+
+    Starts from the intercept-only solution (logit of the weighted churn rate) and stops on the step
+    alone (< 1e-10); NaNs when the Hessian is singular (e.g. a resample with a constant score).
+    """
     w = np.ones_like(x) if w is None else w
-    X = np.column_stack([np.ones_like(x), x])
-    beta = np.zeros(2)
     ybar = np.clip((w @ y) / w.sum(), 1e-6, 1 - 1e-6)
-    beta[0] = np.log(ybar / (1 - ybar))
-    for _ in range(max_iter):
-        p = _logistic(X @ beta)
-        g = X.T @ (w * (y - p))
-        H = (X * (w * p * (1 - p))[:, None]).T @ X
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            return np.full(2, np.nan)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta
+    _, beta, ok = logit_fit(np.column_stack([np.ones_like(x), x]), y, w, beta0=[np.log(ybar / (1 - ybar)), 0.0],
+                            max_iter=max_iter, step_tol=1e-10, ll_tol=None, eta_max=None)
+    return beta if ok else np.full(2, np.nan)
 
 
 def _ame(beta: np.ndarray, x: np.ndarray, w: np.ndarray | None, binary: bool) -> float:
@@ -109,10 +105,7 @@ def _require_customers(customers) -> pd.DataFrame:
         )
     if not isinstance(customers, pd.DataFrame):
         raise TypeError(f"customers must be the canonical 'customers' DataFrame; got {type(customers).__name__}")
-    missing = [c for c in ("customer_id", "churned_at") if c not in customers.columns]
-    if missing:
-        raise DataError(f"the customers table lacks column(s) {missing}; churn needs customer_id and churned_at "
-                        f"(columns present: {list(customers.columns)})")
+    require_columns(customers, ["customer_id", "churned_at"], what="customers table", table="customers")
     return customers
 
 
@@ -126,7 +119,7 @@ def _drop_bad_churn(responses: pd.DataFrame, customers: pd.DataFrame):
     if not bad.any():
         return responses, customers, 0, 0
     bad_ids = customers.loc[bad, "customer_id"]
-    r_bad = cx._isin(responses["customer_id"], bad_ids)
+    r_bad = isin(responses["customer_id"], bad_ids)
     return responses[~r_bad], customers[~bad], int(bad.sum()), int(r_bad.sum())
 
 
@@ -136,11 +129,10 @@ def _revenue_windows(anchors: pd.DataFrame, customer_revenue: pd.DataFrame, k: i
     Months are calendar months (UTC) relative to the anchor month; only months with a
     revenue row count (the customer was active), so churn does not enter the change.
     """
-    need = {"customer_id", "month", "revenue"}
-    if not need <= set(customer_revenue.columns):
-        raise DataError(f"customer_revenue needs columns {sorted(need)}; got {list(customer_revenue.columns)}")
+    require_columns(customer_revenue, ["customer_id", "month", "revenue"], what="customer_revenue",
+                    table="customer_revenue")
     n = len(anchors)
-    keep = cx._isin(customer_revenue["customer_id"], anchors["customer_id"])
+    keep = isin(customer_revenue["customer_id"], anchors["customer_id"])
     rev = customer_revenue.loc[keep]
     row = pd.Index(anchors["customer_id"].to_numpy(object)).get_indexer(rev["customer_id"].to_numpy(object))
     months = pd.to_datetime(rev["month"])
@@ -245,7 +237,7 @@ def churn_model(
         Canonical ``customers`` (``customer_id``, ``churned_at``, optional
         ``first_seen``). Required.
     metric : {"csat", "nps", "ces"}
-        CX metric; scored as in :func:`cxlab.cx.score_responses` with the
+        CX metric; scored as in :func:`cxlab.metric.score_responses` with the
         headline defaults (CSAT top-2-box 0/1, NPS −1/0/+1, CES mean 1–7).
     horizon_days : int
         Churn counts when ``churned_at`` falls within this many days after
@@ -254,7 +246,7 @@ def churn_model(
         Canonical ``customer_revenue`` (``customer_id``, ``month``,
         ``revenue``); without it no revenue-change model is fitted.
     start, end
-        Anchoring, as in :func:`cxlab.cx.loyalty_prediction`.
+        Anchoring, as in :func:`cxlab.metric.loyalty_prediction`.
     conf : float
         Confidence level of the Wald and delta-method intervals.
 
@@ -273,7 +265,7 @@ def churn_model(
     Notes
     -----
     Each customer contributes one anchor response (the rules of
-    :func:`cxlab.cx.loyalty_prediction`: the last response whose horizon is
+    :func:`cxlab.metric.loyalty_prediction`: the last response whose horizon is
     fully observed). With score x and churn y within the horizon,
 
     .. math:: \\Pr(y = 1 \\mid x) = \\Lambda(\\alpha + \\beta x), \\quad \\Lambda(z) = 1 / (1 + e^{-z}).
@@ -316,10 +308,10 @@ def churn_model(
 
     customers = _require_customers(customers)
     check_option("metric", metric, cx.METRICS)
-    cx._require_metric(responses, metric)
+    require_metric(responses, metric)
     responses, customers, n_bad, r_bad = _drop_bad_churn(responses, customers)
-    anchors, cov = cx._customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                       metrics=[metric])
+    anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                                   metrics=[metric])
     score = cx.score_responses(anchors, metric=metric)["value"].to_numpy(float)
     ok = np.isfinite(score)
     n_missing = int((~ok).sum())
@@ -439,9 +431,7 @@ class ValueOfChange:
 
 def _episodes(interactions: pd.DataFrame, gap_days: float) -> tuple[float, float, float]:
     """(customers with a handled contact, handled contacts starting an episode, days covered)."""
-    need = {"customer_id", "arrived_at"}
-    if not need <= set(interactions.columns):
-        raise DataError(f"interactions need columns {sorted(need)} to count contact episodes")
+    require_columns(interactions, ["customer_id", "arrived_at"], what="interactions", table="interactions")
     t = pd.to_datetime(interactions["arrived_at"], utc=True).to_numpy("datetime64[ns]").astype(np.int64)
     codes, _ = pd.factorize(interactions["customer_id"].to_numpy(object))
     handled = (~interactions["abandoned"].fillna(False).to_numpy(bool) if "abandoned" in interactions
@@ -487,7 +477,7 @@ def value_of_change(
     Parameters
     ----------
     contact_frame : DataFrame
-        :func:`cxlab.enrich.contact_frame` (``cx_value`` and the drivers)
+        :func:`cxlab.sources.contact_frame` (``cx_value`` and the drivers)
         for the same ``metric``.
     responses : DataFrame
         Survey responses (``customer_id``, ``responded_at``, ``metric``).
@@ -525,7 +515,7 @@ def value_of_change(
         A contact within this many days of the customer's previous contact
         continues the same episode.
     start, end
-        Anchoring of the churn model (:func:`cxlab.cx.loyalty_prediction`).
+        Anchoring of the churn model (:func:`cxlab.metric.loyalty_prediction`).
     conf : float
         Confidence level.
 
@@ -539,7 +529,7 @@ def value_of_change(
     Notes
     -----
     With Δx_k the KPI changes, β_k the OLS slopes of ``cx_value`` on the
-    drivers (as :func:`cxlab.drivers.what_if`), s = :data:`HEADLINE_PER_VALUE`,
+    drivers (as :func:`cxlab.focus.what_if`), s = :data:`HEADLINE_PER_VALUE`,
     AME the churn model's average marginal effect per score unit, γ the
     revenue-change slope, E the episodes per year and R̄ the mean monthly
     revenue of the analysed customers (anchor month and the months before):
@@ -552,7 +542,7 @@ def value_of_change(
     * revenue per year = the sum of the two.
 
     Bootstrap: each replicate resamples the contact-frame rows (the driver
-    model, through :mod:`cxlab.drivers`' resampling) and, independently, the
+    model, through :func:`cxlab.focus.what_if`'s resampling) and, independently, the
     analysed customers (churn logit, AME, γ and R̄ refitted), so both models'
     uncertainty reaches every link; percentile intervals. E is taken as
     known. The chain is an association under both models; it is causal only
@@ -583,8 +573,6 @@ def value_of_change(
     >>> bool(v.chain.set_index("link").loc["customers_retained_per_year", "estimate"] > 0)
     True
     """
-    from . import drivers as drv
-
     customers = _require_customers(customers)
     check_option("metric", metric, cx.METRICS)
     if not isinstance(changes, dict) or not changes:
@@ -592,20 +580,18 @@ def value_of_change(
     if n_boot < 10:
         raise ValueError(f"n_boot must be at least 10 for percentile intervals; got {n_boot!r}")
     if not isinstance(contact_frame, pd.DataFrame) or "cx_value" not in contact_frame.columns:
-        raise DataError("contact_frame must be cxlab.enrich.contact_frame(...) output with a 'cx_value' column")
+        raise DataError("contact_frame must be cxlab.sources.contact_frame(...) output with a 'cx_value' column")
     if drivers is None:
         drivers = [d for d in DEFAULT_DRIVERS if d in contact_frame.columns]
     drivers = list(drivers) + [c for c in changes if c not in drivers]
-    missing = [c for c in drivers if c not in contact_frame.columns]
-    if missing:
-        raise DataError(f"driver column(s) {missing} are not in the contact frame")
+    require_columns(contact_frame, drivers, what="driver")
     frame = contact_frame.dropna(subset=["cx_value", *drivers])
     n_dropped = len(contact_frame) - len(frame)
     s = HEADLINE_PER_VALUE[metric]
 
-    # --- driver model: point and resampled slopes (the resampling of cxlab.drivers)
-    design, b_hat, b_boot = drv._coef_boot(frame, outcome="cx_value", drivers=drivers, groups=None, weights=None,
-                                           n_boot=n_boot, seed=seed)
+    # --- driver model: point and resampled slopes (the resampling of cxlab.focus.what_if)
+    design, b_hat, b_boot = coef_boot(frame, outcome="cx_value", drivers=drivers, groups=None, weights=None,
+                                      n_boot=n_boot, seed=seed)
     cols = list(design.columns)
     bad = [c for c in changes if c not in cols]
     if bad:

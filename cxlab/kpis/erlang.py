@@ -43,7 +43,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammainc, gammaincc, gammaln
+from scipy.special import digamma, gammainc, gammaln
+
+from .._utils import erlang_c as _erlang_c
+from .._utils import log_inv_erlang_b
 
 __all__ = [
     "erlang_b",
@@ -56,7 +59,6 @@ __all__ = [
     "what_if",
 ]
 
-_FPMIN = 1e-300
 _EPS = 1e-16
 
 
@@ -78,41 +80,6 @@ def _out(arr):
     """Return a 0-d result as a numpy float, arrays unchanged."""
     arr = np.asarray(arr)
     return arr[()] if arr.ndim == 0 else arr
-
-
-def _upper_gamma_cf(s, x):
-    """Continued fraction h with Gamma(s, x) = exp(-x) * x**s * h (modified Lentz; x > s + 1)."""
-    b = x + 1.0 - s
-    c = np.full_like(b, 1.0 / _FPMIN)
-    d = 1.0 / b
-    h = d.copy()
-    for i in range(1, 100_000):
-        an = -i * (i - s)
-        b = b + 2.0
-        d = an * d + b
-        d = np.where(np.abs(d) < _FPMIN, _FPMIN, d)
-        c = b + an / c
-        c = np.where(np.abs(c) < _FPMIN, _FPMIN, c)
-        d = 1.0 / d
-        delta = d * c
-        h = h * delta
-        if np.all(np.abs(delta - 1.0) < _EPS * 4):
-            break
-    return h
-
-
-def _log_inv_erlang_b(n, a):
-    """log(1 / B(n, a)) for n > 0, a > 0 (broadcast arrays)."""
-    n, a = np.broadcast_arrays(n, a)
-    out = np.empty(n.shape, dtype=float)
-    low = a < n + 2.0
-    if low.any():
-        nl, al = n[low], a[low]
-        out[low] = np.log(gammaincc(nl + 1.0, al)) + al - nl * np.log(al) + gammaln(nl + 1.0)
-    if (~low).any():
-        nh, ah = n[~low], a[~low]
-        out[~low] = np.log(ah * _upper_gamma_cf(nh + 1.0, ah))
-    return out
 
 
 def _log_kummer(s, z):
@@ -189,7 +156,7 @@ def erlang_b(n, a):
     pos = a > 0
     if pos.any():
         with np.errstate(over="ignore"):
-            out[pos] = np.exp(-_log_inv_erlang_b(n[pos], a[pos]))
+            out[pos] = np.exp(-log_inv_erlang_b(n[pos], a[pos]))
     return _out(out)
 
 
@@ -224,16 +191,7 @@ def erlang_c(n, a):
     """
     n = _arr(n, "n", positive=True)
     a = _arr(a, "a", nonneg=True)
-    n, a = np.broadcast_arrays(n, a)
-    out = np.ones(n.shape)
-    out[a == 0] = 0.0
-    ok = (a > 0) & (n > a)
-    if ok.any():
-        nn, aa = n[ok], a[ok]
-        with np.errstate(over="ignore"):
-            inv_b = np.exp(_log_inv_erlang_b(nn, aa))
-            out[ok] = 1.0 / (1.0 + (1.0 - aa / nn) * (inv_b - 1.0))
-    return _out(out)
+    return _out(_erlang_c(n, a))
 
 
 def service_level(n, a, *, aht_s, t_s):
@@ -427,7 +385,7 @@ def erlang_a(n, a, *, aht_s, patience_s, t_s):
     log_a_x1, dlog_a_x1 = _log_kummer(x + 1.0, y)
     y_t = y * np.exp(-theta * t)
     log_a_x1_t, _ = _log_kummer(x + 1.0, y_t)
-    log_inv_e = _log_inv_erlang_b(n, a)
+    log_inv_e = log_inv_erlang_b(n, a)
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         # P(W>0) = 1 / (1 + (1/E - 1) / A)

@@ -1,6 +1,17 @@
-"""Step 1 — the CX metric: scoring, comparisons, agreement, non-response, loyalty prediction."""
+"""Step 1 — the CX metric: scoring, comparisons, agreement, non-response, loyalty prediction.
 
-from . import core
-from .core import *  # noqa: F403
+Submodules (one statistical family each): :mod:`.scoring`, :mod:`.differences`
+(``compare``, ``compare_segments``), :mod:`.concordance` (``agreement``,
+``agreement_crosstab``), :mod:`.nonresponse`, :mod:`.loyalty`. The submodules
+are not named after the functions they hold, so ``cxlab.metric.compare`` is
+always the function.
+"""
 
-__all__ = [*core.__all__]
+from . import concordance, differences, loyalty, nonresponse, scoring
+from .concordance import *  # noqa: F403
+from .differences import *  # noqa: F403
+from .loyalty import *  # noqa: F403
+from .nonresponse import *  # noqa: F403
+from .scoring import *  # noqa: F403
+
+__all__ = [*scoring.__all__, *differences.__all__, *concordance.__all__, *nonresponse.__all__, *loyalty.__all__]

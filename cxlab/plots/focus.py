@@ -1,7 +1,7 @@
 """Step-5 plots: driver importance with CIs, rank probabilities, dominance
 matrix, importance–performance quadrant and what-if effects.
 
-Each function takes a frame computed by :mod:`cxlab.drivers` and draws it;
+Each function takes a frame computed by :mod:`cxlab.focus` and draws it;
 no statistics happen here. Each returns the matplotlib ``Axes``.
 """
 
@@ -94,7 +94,7 @@ def dominance_matrix(pairwise: pd.DataFrame, *, kind: str = "complete", order=No
 
 
 def quadrant_chart(quadrant: pd.DataFrame, *, ax=None, title: str | None = None):
-    """Importance–performance chart (output of ``drivers.quadrant``).
+    """Importance–performance chart (output of ``cxlab.focus.quadrant``).
 
     x: performance relative to target in the better direction, as % of the
     target when every target is non-zero (right = better); y: share of R²
@@ -145,7 +145,7 @@ def quadrant_chart(quadrant: pd.DataFrame, *, ax=None, title: str | None = None)
 
 
 def what_if_chart(what_if: pd.DataFrame, *, unit: str = "CX points", ax=None, title: str | None = None):
-    """Predicted CX change per stated KPI change with its interval (``drivers.what_if``)."""
+    """Predicted CX change per stated KPI change with its interval (``cxlab.focus.what_if``)."""
     d = what_if.iloc[::-1].reset_index(drop=True)
     if ax is None:
         _, ax = new_figure(height=max(2.0, 0.45 * len(d) + 1))

@@ -1,7 +1,7 @@
 """Step-1 plots: CX trend with its interval band, segment comparisons,
 non-response balance, churn AUC and calibration.
 
-Each function takes a frame computed by :mod:`cxlab.cx` and draws it; no
+Each function takes a frame computed by :mod:`cxlab.metric` and draws it; no
 statistics happen here. Each returns the matplotlib ``Axes``.
 """
 

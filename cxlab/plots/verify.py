@@ -1,6 +1,6 @@
 """Step-6 plots: holdout fit, natural experiments, power curve, pilot DiD, verdict.
 
-Each function takes frames computed by :mod:`cxlab.validate` and draws
+Each function takes frames computed by :mod:`cxlab.verify` and draws
 them; no statistics happen here. Each returns the matplotlib ``Axes`` (or
 the ``Figure`` for multi-panel charts).
 """
@@ -16,7 +16,7 @@ __all__ = ["holdout_chart", "episodes_chart", "power_chart", "did_chart"]
 
 
 def holdout_chart(predictions: pd.DataFrame, *, label: str = "CX", ax=None, title: str | None = None):
-    """Actual vs driver-model prediction vs naive baselines (``validate.holdout(...).predictions``).
+    """Actual vs driver-model prediction vs naive baselines (``verify.holdout(...).predictions``).
 
     The holdout window is shaded; the baselines exist only there.
     """
@@ -61,7 +61,7 @@ def episodes_chart(episodes: pd.DataFrame, *, label: str = "CX change", ax=None,
 
 def power_chart(curve: pd.DataFrame, *, x: str = "n_per_arm", target: float = 0.8, planned=None,
                 unit: str = "", ax=None, title: str | None = None):
-    """Power vs sample size (or days / clusters) for each effect (``validate.power_curve``).
+    """Power vs sample size (or days / clusters) for each effect (``verify.power_curve``).
 
     ``planned`` draws a vertical line at the planned size.
     """
@@ -93,7 +93,7 @@ def did_chart(series: pd.DataFrame, effects: pd.DataFrame, *, labels: dict | Non
     Parameters
     ----------
     series, effects : DataFrame
-        ``validate.pilot_readout(...).series`` and ``.effects``.
+        ``verify.pilot_readout(...).series`` and ``.effects``.
     labels : dict, optional
         Outcome column -> axis label.
 

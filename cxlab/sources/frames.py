@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._utils import as_list, isin, local_time_keys
 from ..errors import (
     LeakageError,  # noqa: F401 (re-exported)
     check_option,
@@ -137,24 +138,19 @@ class Coverage:
 
 def _local_date(ts: pd.Series, timezone: str) -> pd.Series:
     """Local calendar date (as datetime64 midnight, tz-naive) of UTC timestamps."""
-    t = pd.to_datetime(ts, utc=True)
-    return t.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    return local_time_keys(pd.to_datetime(ts, utc=True), ("day",), timezone)["day"]
 
 
 def _period_start(dates: pd.Series, grain: str) -> pd.Series:
+    """Start of the ``day`` or ``week`` (Monday) holding each tz-naive local date."""
     check_option("grain", grain, ("day", "week"))
-    d = pd.to_datetime(dates).dt.normalize()
-    if grain == "week":
-        return d - pd.to_timedelta(d.dt.day_of_week, unit="D")
-    return d
+    return local_time_keys(pd.to_datetime(dates), (grain,), "UTC")[grain]
 
 
 def _isin(values: pd.Series, pool) -> pd.Series:
-    """``values.isin(pool)`` through pyarrow (pandas 3's Arrow-string ``isin``
-    iterates in Python: measured 15x slower at 350k rows); see ``cx._isin``."""
-    from .._utils import isin as isin_array
-
-    return pd.Series(isin_array(values, pool), index=values.index)
+    """:func:`cxlab._utils.isin` as a Series on ``values``' index (pyarrow hashing: pandas 3's
+    Arrow-string ``isin`` iterates in Python, measured 15x slower at 350k rows)."""
+    return pd.Series(isin(values, pool), index=values.index)
 
 
 def _as_date64(s: pd.Series) -> pd.Series:
@@ -395,7 +391,7 @@ def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=N
     check_option("grain", grain, ("day", "week"))
     s = series.copy()
     if names is not None:
-        s = s[_isin(s["name"], list(names))]
+        s = s[_isin(s["name"], as_list(names, "names"))]
     s["period"] = _period_start(_as_date64(s["date"]), grain)
     wide = s.pivot_table(index="period", columns="name", values="value", aggfunc="mean").sort_index()
     step = pd.Timedelta(days=7 if grain == "week" else 1)
@@ -413,8 +409,8 @@ def align_series(series: pd.DataFrame, *, grain: str = "day", lags=(0,), names=N
 
 
 def _cx_per_response(surveys: pd.DataFrame, cx_metric: str) -> pd.DataFrame:
-    """Per-response CX columns, scored by :func:`cxlab.cx.score_responses` (one definition)."""
-    from ..metric import core as cx
+    """Per-response CX columns, scored by :func:`cxlab.metric.score_responses` (one definition)."""
+    from .. import metric as cx
     from ..schema import CX_SCALES
 
     check_option("cx_metric", cx_metric, tuple(CX_SCALES))
@@ -629,7 +625,7 @@ def period_frame(
 
     check_option("grain", grain, ("day", "week"))
     options = options or KpiOptions()
-    segments = list(segments or ())
+    segments = as_list(segments, "segments")
     inter = tables["interactions"]
     k = kpis.kpi_table(inter, by=(grain, *segments), options=options, timezone=timezone,
                        staffing=tables.get("staffing"))

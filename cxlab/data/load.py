@@ -1,0 +1,437 @@
+"""Loading exports into canonical tables: :func:`load_table`, :func:`load_dataset`, :class:`Dataset`,
+:class:`LoadResult` and the ``cxlab validate`` command (:func:`validate_command`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, replace
+
+import duckdb
+import pandas as pd
+
+from .._utils import sha256_file
+from ..config import Mapping, RunConfig, default_config, load_config
+from ..errors import CxlabError, SourceError
+from ..schema import TABLES
+from ..schema import table as _schema_table
+from .quarantine import (
+    LoadResult,
+    collect_stage,
+    cross_checks,
+    row_accounting,
+    utc_session,
+    write_quarantine,
+)
+from .readers import WINDOW_COLUMN, FrameSource, Stage, as_source
+from .rules import stage_table
+
+__all__ = ['Dataset', 'load_table', 'load_dataset', 'validate_command']
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The validated canonical tables of a run.
+
+    Attributes
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Accepted rows per canonical table (only the tables that were loaded).
+    accounting : pandas.DataFrame
+        ``table, source, rows_read, rows_accepted, rows_quarantined, reason,
+        rows``: per table one ``"ok"`` line (``rows`` = accepted) and one line
+        per quarantine reason; per table ``rows`` sums to ``rows_read``.
+    source_hashes : dict of str to str
+        sha256 of every input file (key: the file path); for the sample, the
+        key ``"sample"`` holds the hash of its parameters.
+    quarantine : dict of str to pandas.DataFrame
+        Quarantined rows per table (see :class:`LoadResult`).
+    timezone : str
+        The run's time zone (the default of :meth:`window`).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    accounting: pd.DataFrame
+    source_hashes: dict[str, str]
+    quarantine: dict[str, pd.DataFrame]
+    timezone: str = "UTC"
+
+    def window(self, start, end, timezone: str | None = None) -> Dataset:
+        """Cut the tables to the local calendar dates ``start``..``end`` (inclusive).
+
+        Parameters
+        ----------
+        start, end : date-like
+            First and last local day of the window.
+        timezone : str, optional
+            Time zone defining local days (default: the dataset's).
+
+        Returns
+        -------
+        Dataset
+            Same accounting, hashes and quarantine; ``tables`` cut as follows:
+            interactions by the local date of ``arrived_at``, surveys of
+            ``responded_at``, staffing of ``interval_start``, agent_scores of
+            ``scored_at``, series by ``date``; events overlapping the window
+            are kept; agents, customers, customer_revenue and any other table
+            are kept whole.
+        """
+        tz = timezone or self.timezone
+        start_d, end_d = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+        if end_d < start_d:
+            raise ValueError(f"window end ({end_d.date()}) is before its start ({start_d.date()})")
+        lo = _local_midnight(start_d, tz)
+        hi = _local_midnight(end_d + pd.Timedelta(days=1), tz)
+        out = {}
+        for name, df in self.tables.items():
+            col = WINDOW_COLUMN.get(name)
+            if col is None or col not in df.columns:
+                out[name] = df
+                continue
+            if name == "events":
+                mask = (df["start"] < hi) & (df["end"].isna() | (df["end"] >= lo))
+            elif name == "series":
+                mask = (df[col] >= start_d) & (df[col] <= end_d)
+            else:
+                mask = (df[col] >= lo) & (df[col] < hi)
+            out[name] = df.loc[mask.fillna(False).to_numpy()].reset_index(drop=True)
+        return replace(self, tables=out)
+
+    def summary(self) -> pd.DataFrame:
+        """Per table: rows read / accepted / quarantined, dates and distinct queues and agents.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``table, source, rows_read, rows_accepted, rows_quarantined, rows``
+            (rows now in ``tables``, after any :meth:`window`), ``date_min,
+            date_max`` (local dates of the table's time column, in the
+            dataset's time zone), ``queues, agents`` (distinct values, where
+            the table has the column).
+        """
+        acc = self.accounting.drop_duplicates("table").set_index("table")
+        rows = []
+        for name, df in self.tables.items():
+            col = WINDOW_COLUMN.get(name)
+            dmin = dmax = None
+            if col in df.columns and len(df):
+                s = df[col]
+                if isinstance(s.dtype, pd.DatetimeTZDtype):
+                    s = s.dt.tz_convert(self.timezone)
+                dmin, dmax = s.min(), s.max()
+                dmin = None if pd.isna(dmin) else dmin.date()
+                dmax = None if pd.isna(dmax) else dmax.date()
+            line = acc.loc[name] if name in acc.index else None
+            rows.append({
+                "table": name,
+                "source": line["source"] if line is not None else "",
+                "rows_read": int(line["rows_read"]) if line is not None else len(df),
+                "rows_accepted": int(line["rows_accepted"]) if line is not None else len(df),
+                "rows_quarantined": int(line["rows_quarantined"]) if line is not None else 0,
+                "rows": len(df),
+                "date_min": dmin,
+                "date_max": dmax,
+                "queues": int(df["queue"].nunique()) if "queue" in df.columns else None,
+                "agents": int(df["agent_id"].nunique()) if "agent_id" in df.columns else None,
+            })
+        out = pd.DataFrame(rows, columns=["table", "source", "rows_read", "rows_accepted", "rows_quarantined",
+                                          "rows", "date_min", "date_max", "queues", "agents"])
+        for c in ("queues", "agents"):
+            out[c] = out[c].astype("Int64")
+        return out
+
+
+def _local_midnight(day: pd.Timestamp, tz: str) -> pd.Timestamp:
+    return day.tz_localize(tz, nonexistent="shift_forward", ambiguous=True).tz_convert("UTC")
+
+
+def load_table(source, table: str, *, timezone: str = "UTC", quarantine_dir=None,
+               con: duckdb.DuckDBPyConnection | None = None, mapping: Mapping | None = None) -> LoadResult:
+    """Load one source as a canonical table, validate it and quarantine the failing rows.
+
+    Parameters
+    ----------
+    source : cxlab.config.Source, str, path-like or pandas.DataFrame
+        Where the table comes from. A string or path means
+        ``Source(path=...)``: a CSV or Parquet file or glob, or a ``.duckdb``
+        database. A DataFrame is read as is (used for the sample and tests).
+    table : str
+        Canonical table name (see :data:`cxlab.schema.TABLES`).
+    timezone : str, default "UTC"
+        Time zone of naive timestamps when the source's mapping has none.
+    quarantine_dir : path-like, optional
+        If given, the quarantined rows are written to
+        ``<quarantine_dir>/<table>.parquet`` (always, possibly empty).
+    con : duckdb.DuckDBPyConnection, optional
+        Connection to work in (default: a private in-memory one). Its
+        ``TimeZone`` (UTC) and ``arrow_large_buffer_size`` settings are
+        changed while loading and restored after; temporary views and
+        tables (``_cx_*``) are dropped.
+    mapping : cxlab.config.Mapping, optional
+        Mapping for a DataFrame or path source (a :class:`Source` carries its own).
+
+    Returns
+    -------
+    LoadResult
+        ``accepted`` (canonical columns, canonical dtypes: timestamps
+        ``datetime64[ns, UTC]``, dates ``datetime64[ns]`` (midnight), ids
+        ``str``, flags ``bool`` (nullable ``boolean`` when a value is
+        missing), numbers ``float64``; absent
+        optional columns as nulls; extra source columns kept after the
+        canonical ones), ``quarantined`` (raw text + ``source_row``,
+        ``reason``, ``all_reasons``), ``rows_read`` and ``counts``.
+
+    Raises
+    ------
+    cxlab.errors.SourceError
+        File-level problems, naming the file: missing or unreadable file, a
+        glob matching nothing, an empty (0-byte) file, a header without data
+        rows, a single column that looks like the wrong delimiter, a file
+        that is not UTF-8 (hint: set ``encoding``), an Excel workbook given
+        as CSV, missing required columns (with "did you mean" hints),
+        two source columns mapped to the same canonical column.
+
+    Notes
+    -----
+    Mapping, in order: ``rename`` (source -> canonical), then ``values``
+    (exact match on the trimmed text, e.g. ``{'Y': True}``), then the
+    type coercion below. Empty text is a missing value. CSV text is
+    trimmed, and the tokens ``NULL, NaN, NA, N/A, None`` (any case) are
+    missing values too (except in free text: ``comment``, ``label``);
+    text from typed sources (Parquet, DuckDB, DataFrames) is taken as is. Absent optional columns take
+    ``mapping.defaults`` (``direction`` defaults to ``'inbound'``) or null.
+    Timestamps: ISO 8601 or ``mapping.timestamp_format`` (strptime);
+    naive values are local times in ``mapping.timezone`` (else
+    ``timezone``), values with an offset or ``Z`` are converted to UTC.
+    Durations (``*_s`` columns) are in ``mapping.duration_unit`` (``s``,
+    ``ms``, ``min`` or ``hms`` = ``'H:MM:SS'`` / ``'MM:SS'`` text), with
+    ``mapping.duration_units`` per-column overrides. Booleans accept
+    ``true/false, t/f, yes/no, y/n, 1/0`` (any case) after the value map.
+    CSV files must have a header line; every field is read as text
+    (``all_varchar``) so that each coercion is an explicit, reportable
+    step; the delimiter is sniffed unless ``Source.delimiter`` is set.
+    ``Source.encoding`` ``utf-8``, ``latin-1`` and ``utf-16`` are read by
+    DuckDB directly; other encodings (e.g. ``cp1252``) are transcoded to
+    UTF-8 first. ``source_row`` numbers data rows from 1 within each file
+    (the header is not counted).
+
+    Every rule is one SQL expression; a row's ``all_reasons`` lists every
+    rule it breaks, in the order below, and ``reason`` is the first of them
+    (the one counted in ``counts``). ``<col>`` is the canonical column.
+
+    ==========================================  ==================================================
+    rule                                        reason
+    ==========================================  ==================================================
+    non-nullable column is null                 ``<col>: missing value``
+    text does not parse as the column's type    ``<col>: unparseable timestamp`` / ``number`` /
+                                                ``boolean`` / ``date`` / ``duration``
+                                                (``nan``/``inf`` are unparseable numbers)
+    file mixes naive and offset timestamps      ``<col>: aware timestamp among naive ones (mixed
+    (the minority kind is quarantined; on a     time zones)`` / ``<col>: naive timestamp among
+    tie, the naive rows)                        aware ones (mixed time zones)``
+    local time repeated by a DST fall-back      ``<col>: ambiguous local time (DST)``
+    local time skipped by a DST spring-forward  ``<col>: non-existent local time (DST)``
+    duration below 0                            ``<col>: negative duration``
+    other number outside its range              ``<col>: out of range [low, high]`` /
+                                                ``<col>: below low`` / ``<col>: negative value``
+    csat / nps / ces not a whole number         ``<col>: not an integer``
+    categorical value not allowed               ``<col>: not one of a, b, c``
+    abandoned contact with an agent_id          ``abandoned contact with an agent``
+    abandoned contact with talk_s > 0           ``abandoned contact with talk time``
+    answered contact without an agent_id        ``answered contact without an agent``
+    survey with none of csat, nps, ces          ``survey has no score (csat, nps, ces)``
+    event ending before it starts               ``event ends before it starts``
+    customer churned before first seen          ``churned before first seen``
+    key already seen in an earlier source row   ``duplicate interaction_id`` (``duplicate
+                                                response_id``, ``duplicate key (a, b)``)
+    ==========================================  ==================================================
+
+    Decisions: ``wait_s`` must be present; ``talk_s``, ``hold_s`` and
+    ``acw_s`` of an *abandoned* contact may be null and are then read as 0
+    (for answered contacts null is ``missing value``). CX scores must be
+    whole numbers on their scale (csat 1-5, nps 0-10, ces 1-7). Duplicates
+    are found among all rows, whatever their other reasons: the first
+    occurrence by source order (file, then row) keeps the key. Ragged CSV
+    lines (a different number of fields) are a file-level error from
+    DuckDB's reader.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"agent_id": ["a1", "a2", "a3"],
+    ...                     "hire_date": ["2024-01-15", "2024-13-01", "2024-02-01"],
+    ...                     "team": ["north", "south", "south"]})
+    >>> res = load_table(raw, "agents")
+    >>> res.accepted[["agent_id", "team"]]
+      agent_id   team
+    0       a1  north
+    1       a3  south
+    >>> res.quarantined[["source_row", "reason"]]
+       source_row                      reason
+    0           2  hire_date: unparseable date
+    >>> res.rows_read == len(res.accepted) + len(res.quarantined)
+    True
+    """
+    spec = _schema_table(table)
+    src = as_source(source, mapping)
+    own = con is None
+    con = duckdb.connect() if own else con
+    try:
+        with utc_session(con):
+            stage = stage_table(con, src, spec, timezone=timezone)
+    finally:
+        if own:
+            con.close()
+    result = collect_stage(stage)
+    if quarantine_dir is not None:
+        write_quarantine(result.quarantined, quarantine_dir, table)
+    return result
+
+
+def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dataset:
+    """Load, validate and cross-check every table of a run.
+
+    Parameters
+    ----------
+    config : cxlab.config.RunConfig, optional
+        The run config (default: :func:`cxlab.config.default_config`, the
+        embedded sample). With ``config.sources`` None the tables come from
+        :func:`cxlab.sample.load_sample` (seed, days and contacts per day
+        from ``config.sample``); otherwise each configured source is loaded
+        (relative paths resolved against the config's folder).
+    quarantine_dir : path-like, optional
+        Folder for ``<table>.parquet`` quarantine files (default:
+        ``config.quarantine_dir``; none written when both are unset).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    cxlab.errors.SourceError
+        A file-level problem in any source (see :func:`load_table`).
+
+    Notes
+    -----
+    Each table passes :func:`load_table`'s rules (the sample too: its
+    DataFrames are registered in DuckDB and validated the same way). Then,
+    on the accepted rows, in SQL:
+
+    ===============================================  ===============================================
+    rule                                             reason (surveys)
+    ===============================================  ===============================================
+    interaction_id set but absent from the source    ``survey links to an unknown interaction``
+    interaction_id only on quarantined rows          ``survey links to a quarantined interaction``
+    responded_at before the contact's arrived_at     ``survey responded before its contact arrived``
+    ===============================================  ===============================================
+
+    agents / agent_scores referring to unknown agents are *not*
+    quarantined; :mod:`cxlab.enrich` reports coverage. DataFrames in the
+    sample dict that are not canonical tables are passed through unchanged.
+
+    Examples
+    --------
+    >>> ds = load_dataset(default_config(sample={"days": 7, "contacts_per_day": 50}))  # doctest: +SKIP
+    >>> ds.summary()[["table", "rows_read", "rows_accepted", "rows_quarantined"]]  # doctest: +SKIP
+    """
+    config = config if config is not None else default_config()
+    if quarantine_dir is None and config.quarantine_dir:
+        quarantine_dir = config.resolve(config.quarantine_dir)
+    tz = config.timezone
+    stages: dict[str, Stage] = {}
+    passthrough: dict[str, pd.DataFrame] = {}
+    hashes: dict[str, str] = {}
+    con = duckdb.connect()
+    linked = {"surveys"}  # tables whose rows cross-table checks may still quarantine
+    try:
+        with utc_session(con):
+            if config.sources is None:
+                from ..sample import load_sample
+
+                params = {"seed": config.sample.seed, "days": config.sample.days,
+                          "contacts_per_day": config.sample.contacts_per_day}
+                frames = load_sample(**params)
+                hashes["sample"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+                for name, df in frames.items():
+                    if name in TABLES and isinstance(df, pd.DataFrame):
+                        stages[name] = stage_table(con, FrameSource(df, Mapping(), label="sample"), TABLES[name],
+                                              timezone=tz, raw_text_all=name in linked)
+                    else:
+                        passthrough[name] = df
+            else:
+                for name, src in config.sources.items():
+                    if src.path:
+                        src = src.model_copy(update={"path": config.resolve(src.path)})
+                    stages[name] = stage_table(con, src, TABLES[name], timezone=tz, raw_text_all=name in linked)
+                    for f in stages[name].files:
+                        hashes[f] = sha256_file(f)
+                    if not stages[name].files and src.query:
+                        hashes[f"{name}:query"] = hashlib.sha256(src.query.encode()).hexdigest()
+            cross_checks(con, stages)
+    finally:
+        con.close()
+    results = {name: collect_stage(st) for name, st in stages.items()}
+    if quarantine_dir is not None:
+        for name, res in results.items():
+            write_quarantine(res.quarantined, quarantine_dir, name)
+    tables = {name: res.accepted for name, res in results.items()}
+    tables.update(passthrough)
+    accounting = row_accounting(results.values())
+    return Dataset(tables=tables, accounting=accounting, source_hashes=hashes,
+                   quarantine={name: res.quarantined for name, res in results.items()}, timezone=tz)
+
+
+def validate_command(config_path) -> int:
+    """Body of ``cxlab validate CONFIG``: load and validate the sources, print the accounting.
+
+    Parameters
+    ----------
+    config_path : path-like
+        The run config YAML (``""`` = the embedded sample).
+
+    Returns
+    -------
+    int
+        0 when every source could be read (rows may still be quarantined:
+        see the printed accounting), 1 on a file-level error in a source,
+        2 when the config itself is invalid. Errors are printed to stderr.
+
+    Notes
+    -----
+    Prints the per-table summary (:meth:`Dataset.summary`) and the
+    quarantined rows by table and reason. Quarantine files are written only
+    when the config sets ``quarantine_dir``.
+
+    Examples
+    --------
+    >>> validate_command("my_config.yaml")  # doctest: +SKIP
+    """
+    try:
+        config = load_config(config_path or None)
+    except CxlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ds = load_dataset(config)
+    except (SourceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = ds.summary().drop(columns=["rows"])
+    print(f"cxlab validate: {config_path or 'embedded sample'} (time zone {config.timezone})")
+    print()
+    print("Tables")
+    print(summary.to_string(index=False))
+    print()
+    bad = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]]
+    if bad.empty:
+        print("No rows quarantined.")
+    else:
+        print("Quarantined rows by reason (each row counted once, under its first reason)")
+        print(bad.to_string(index=False))
+    if config.quarantine_dir:
+        print()
+        print(f"Quarantine files: {config.resolve(config.quarantine_dir)}")
+    return 0

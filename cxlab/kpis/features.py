@@ -1,0 +1,131 @@
+"""Step 2 — the contact grain: per-contact KPI flags and repeat-window fields.
+
+:func:`contact_features` gives one row per interaction with the same SQL
+conditions the KPI definitions sum (:func:`cxlab.kpis.kpi_definitions`) and
+the repeat window behind FCR: whether the customer came back within W days,
+whether this contact is itself a repeat, and when the next contact arrived.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ._common import (
+    REQUIRED_COLUMNS,
+    InteractionsInput,
+    check_columns,
+    check_timezone,
+    coerce_options,
+    contacts_sql,
+    source_sql,
+    sql_number,
+    time_bounds,
+    utc_offset_sql,
+)
+from .definitions import contact_flags
+
+__all__ = ["contact_features"]
+
+
+def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd.DataFrame:
+    """One row per interaction with the per-contact KPI flags and repeat-window fields.
+
+    Parameters
+    ----------
+    interactions : DataFrame, str/path or duckdb.DuckDBPyRelation
+    options : KpiOptions or dict, optional
+        SL threshold T, short-abandon threshold S, repeat window W and its
+        channel scope, AHT with or without hold.
+    timezone : str
+        Defines the local ``date``.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by ``arrived_at, interaction_id``: ``interaction_id``,
+        ``customer_id``, ``queue``, ``channel``, ``agent_id``, ``arrived_at``
+        (UTC), ``date`` (local calendar day), ``wait_s``, ``handle_s`` (talk +
+        hold + acw, or talk + acw per ``aht_includes_hold``), ``talk_s``,
+        ``hold_s``, ``acw_s``, ``abandoned``, ``handled``, ``short_abandon``
+        (abandoned with wait < S), ``answered_within_t`` (answered with wait
+        <= T), ``transferred``, ``held`` (hold > 0), and
+
+        * ``repeat_within_w`` (nullable boolean) — the same customer came
+          back (inbound, handled or abandoned; any or same channel per
+          ``fcr_channel``) within W days **after** this contact; ``<NA>``
+          when none was seen and the window runs past the end of the data;
+        * ``is_repeat`` — this contact follows a previous contact by the same
+          customer within W days (contacts in the first W days of the data
+          may follow unseen earlier ones: left-censored);
+        * ``next_contact_at`` — when the customer's next inbound contact
+          (same scope) arrived, NaT if none (for leakage checks);
+        * ``repeat_window_complete`` — the W-day window ends inside the data;
+
+        plus ``direction``, ``site``, ``contact_reason``, ``resolved`` when
+        present. Outbound contacts have ``<NA>`` repeat fields and are never
+        repeats of inbound ones.
+
+    Notes
+    -----
+    The repeat fields come from DuckDB ``LEAD``/``LAG`` window functions
+    over ``PARTITION BY customer_id[, channel] ORDER BY arrived_at``; the
+    flags are the same SQL conditions the KPI definitions sum.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({
+    ...     "interaction_id": ["1", "2"], "customer_id": "a", "channel": "voice", "queue": "q",
+    ...     "arrived_at": pd.to_datetime(["2025-01-01 10:00", "2025-01-03 10:00"], utc=True),
+    ...     "wait_s": 10.0, "talk_s": 100.0, "hold_s": 0.0, "acw_s": 0.0,
+    ...     "abandoned": False, "transferred": False})
+    >>> f = contact_features(df, options={"fcr_window_days": 3})
+    >>> f["repeat_within_w"].tolist(), f["is_repeat"].tolist()
+    ([True, <NA>], [False, True])
+    """
+    check_timezone(timezone)
+    o = coerce_options(options)
+    f = contact_flags(o)
+    scope = o.fcr_channel
+    w = sql_number(o.fcr_window_days * 86400)
+    src = InteractionsInput(interactions)
+    try:
+        check_columns(src.types)
+        optional = [c for c in ("agent_id", "direction", "site", "contact_reason", "resolved") if c in src.types]
+        keep = sorted({*REQUIRED_COLUMNS, *optional} - {"arrived_at"})
+        lo_us, hi_us = time_bounds(src, src.types)
+        contacts = contacts_sql(source_sql(src.types, keep, inbound_only=False), windows={scope}, end_us=hi_us,
+                                 payload=None, split_inbound=True)
+        offset = utc_offset_sql(timezone, lo_us, hi_us)
+        cols = [
+            "interaction_id", "customer_id", "queue", "channel",
+            "agent_id" if "agent_id" in src.types else "CAST(NULL AS VARCHAR) AS agent_id",
+            "_t_us AS arrived_at",
+            f"DATE '1970-01-01' + CAST((_t_us + {offset}) // 86400000000 AS INTEGER) AS date",
+            "CAST(wait_s AS DOUBLE) AS wait_s",
+            f"CAST({f['handle']} AS DOUBLE) AS handle_s",
+            "CAST(talk_s AS DOUBLE) AS talk_s", "CAST(hold_s AS DOUBLE) AS hold_s",
+            "CAST(acw_s AS DOUBLE) AS acw_s",
+            "abandoned", f"{f['handled']} AS handled",
+            f"{f['short_abandon']} AS short_abandon",
+            f"{f['answered_within_t']} AS answered_within_t",
+            "transferred", "hold_s > 0 AS held",
+            f"CASE WHEN NOT _inbound THEN NULL WHEN {f['repeat_within_w']} THEN TRUE "
+            f"WHEN {f['window_complete']} THEN FALSE ELSE NULL END AS repeat_within_w",
+            f"CASE WHEN NOT _inbound THEN NULL ELSE COALESCE(prev_{scope}_gap_s <= {w}, FALSE) END AS is_repeat",
+            f"CASE WHEN _inbound THEN _next_{scope}_us END AS next_contact_at",
+            f"CASE WHEN _inbound THEN {f['window_complete']} END AS repeat_window_complete",
+            *[c for c in optional if c != "agent_id"],
+        ]
+        sql = f"SELECT {', '.join(cols)} FROM ({contacts}) ORDER BY _t_us, interaction_id"
+        out = src.fetch(sql)
+    finally:
+        src.close()
+    for c in ("arrived_at", "next_contact_at"):  # epoch microseconds -> UTC timestamps
+        out[c] = pd.to_datetime(out[c].astype("float64"), unit="us", utc=True).astype("datetime64[ns, UTC]")
+    out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
+    for c in ("repeat_within_w", "is_repeat", "repeat_window_complete"):
+        out[c] = out[c].astype("boolean")
+    for c in ("abandoned", "handled", "short_abandon", "answered_within_t", "transferred", "held"):
+        out[c] = out[c].astype(bool)
+    return out

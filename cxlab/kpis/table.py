@@ -1,0 +1,452 @@
+"""Step 2 — the DuckDB executor of the KPI definitions: :func:`kpi_table` and :func:`rollup`.
+
+Each KPI of :mod:`cxlab.kpis.definitions` is ``scale * SUM(numerator) /
+SUM(denominator)`` over the contact feature relation; :func:`kpi_table` runs the
+sums per local period x segment and keeps numerators and denominators, so
+:func:`rollup` re-aggregates exactly.
+
+Periods
+-------
+``interval`` (30 min), ``day``, ``week`` (ISO, starts Monday) and ``month``
+are taken in the **local** time zone (``timezone``): a contact at 23:30 in New
+York on 1 January belongs to 1 January although it is 2 January in UTC. The
+executor adds the zone's UTC offset to each instant with a ``CASE`` over the
+offset changes inside the data's range (found with the IANA database through
+pandas), which is exact for zones whose changes fall on a quarter hour (all
+current zones). During the autumn DST change the two local 01:00-02:00 hours
+share interval labels.
+
+Performance
+-----------
+The executor runs two aggregations joined on the keys: a plain scan for the
+KPIs that need no repeat window and a windowed scan (``LEAD``/``LAG`` over
+``PARTITION BY customer_id ORDER BY arrived_at``, carrying only the columns
+FCR needs). Parquet inputs are streamed by DuckDB (projection pushdown); the
+window sort is the dominant cost (``benchmarks/kpis.py``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..config import KpiOptions
+from ..errors import suggest
+from ._common import (
+    REQUIRED_COLUMNS,
+    InteractionsInput,
+    check_columns,
+    check_timezone,
+    coerce_options,
+    contacts_sql,
+    format_value,
+    source_sql,
+    sql_ident,
+    sql_quote,
+    time_bounds,
+    timestamp_sql,
+    utc_offset_sql,
+)
+from .definitions import PERIODS, kpi_definitions
+
+__all__ = ["kpi_table", "rollup"]
+
+_UNITS = {d.name: (d.unit, d.scale, d.denominator is None) for d in kpi_definitions()}
+
+
+def _split_by(by, types: dict) -> tuple[str | None, list[str]]:
+    if isinstance(by, str):
+        by = (by,)
+    by = list(by or ())
+    periods = [b for b in by if b in PERIODS]
+    if len(periods) > 1:
+        raise ValueError(f"by may hold at most one period of {list(PERIODS)}; got {periods}")
+    segments = [b for b in by if b not in PERIODS]
+    for s in segments:
+        if s not in types:
+            allowed = list(PERIODS) + [c for c in types if c not in REQUIRED_COLUMNS[4:]]
+            raise ValueError(f"by: unknown period or column {s!r}{suggest(s, allowed)}; allowed: {allowed}")
+    if len(set(by)) != len(by):
+        raise ValueError(f"by has duplicates: {by}")
+    return (periods[0] if periods else None), segments
+
+
+def _local_period(period: str, local: str) -> str:
+    return {
+        "interval": f"time_bucket(INTERVAL '30 minutes', {local})",
+        "day": f"CAST({local} AS DATE)",
+        "week": f"CAST(date_trunc('week', {local}) AS DATE)",
+        "month": f"CAST(date_trunc('month', {local}) AS DATE)",
+    }[period]
+
+
+_WINDOW_COLUMNS = ("next_any_gap_s", "next_same_gap_s", "observed_after_s")
+
+
+def _uses_window(expr: str) -> bool:
+    return any(c in expr for c in _WINDOW_COLUMNS)
+
+
+def _needed_windows(exprs) -> set[str]:
+    text = " ".join(exprs)
+    return {s for s in ("any", "same") if f"next_{s}_gap_s" in text}
+
+
+def _definition_sets(options, definitions) -> list[tuple[str | None, KpiOptions]]:
+    if definitions is None:
+        return [(None, coerce_options(options))]
+    if isinstance(definitions, (KpiOptions, dict)):
+        definitions = [definitions]
+    base = coerce_options(options)
+    out, seen = [], {}
+    for d in definitions:
+        if isinstance(d, dict):
+            o = coerce_options({**base.model_dump(), **d})
+            label = d.get("label")
+        else:
+            o = coerce_options(d)
+            label = None
+        if label is None:
+            diff = [f"{k}={format_value(v)}" for k, v in o.model_dump().items() if v != KpiOptions.model_fields[k].default]
+            label = "; ".join(diff) or "default"
+        n = seen.get(label, 0)
+        seen[label] = n + 1
+        out.append((label if n == 0 else f"{label} ({n + 1})", o))
+    return out
+
+
+def _period_from_day(period: str, col: str) -> str:
+    day = f"(DATE '1970-01-01' + CAST({col} AS INTEGER))"
+    return {
+        "day": day,
+        "week": f"CAST(date_trunc('week', {day}) AS DATE)",
+        "month": f"CAST(date_trunc('month', {day}) AS DATE)",
+    }[period]
+
+
+def _kpi_sql(types, *, period, segments, aliases, timezone, lo_us, hi_us) -> str:
+    """Two aggregations joined on the keys: one plain scan for the KPIs that need no repeat
+    window, one windowed scan (lean payload) for those that do; then local periods."""
+    seg = [sql_ident(s) for s in segments]
+    offset = utc_offset_sql(timezone, lo_us, hi_us) if period else "0"
+    if period == "interval":
+        pkey = [f"(_t_us + {offset}) // 1800000000 AS _p"]
+    elif period:
+        pkey = [f"(_t_us + {offset}) // 86400000000 AS _p"]
+    else:
+        pkey = []
+    keys = (["_p"] if period else []) + seg
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+
+    def agg(items):
+        return [f"CAST(SUM({e}) AS BIGINT) AS {a}" if integer else f"SUM(CAST({e} AS DOUBLE)) AS {a}"
+                for (e, integer), a in items]
+
+    plain = [(k, a) for k, a in aliases.items() if not _uses_window(k[0])]
+    windowed = [(k, a) for k, a in aliases.items() if _uses_window(k[0])]
+    base = ["abandoned", "acw_s", "hold_s", "talk_s", "transferred", "wait_s"]
+    src_all = source_sql(types, sorted({*base, *segments}), inbound_only=True)
+    parts = []
+    if plain or not windowed:
+        parts.append(f"SELECT {', '.join(pkey + seg + agg(plain) or ['COUNT(*) AS _n'])} FROM ({src_all}){group}")
+    if windowed:
+        exprs = [k[0] for k, _ in windowed]
+        used = sorted({c for c in base if any(c in e for e in exprs)} | set(segments))
+        scopes = _needed_windows(exprs)
+        src_w = source_sql(types, sorted({*used, "customer_id", *(["channel"] if "same" in scopes else [])}),
+                         inbound_only=True)
+        payload = [*(sql_ident(c) for c in used), "_t_us"]
+        contacts = contacts_sql(src_w, windows=scopes, end_us=hi_us, payload=payload, split_inbound=False)
+        parts.append(f"SELECT {', '.join(pkey + seg + agg(windowed))} FROM ({contacts}){group}")
+    if len(parts) == 1:
+        stage1 = parts[0]
+    elif keys:
+        on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
+        stage1 = (f"SELECT a.*, {', '.join(f'b.{a}' for _, a in windowed)} "
+                  f"FROM ({parts[0]}) a LEFT JOIN ({parts[1]}) b ON {on}")
+    else:
+        stage1 = f"SELECT * FROM ({parts[0]}) a CROSS JOIN ({parts[1]}) b"
+    if not period:
+        order = f" ORDER BY {', '.join(seg)}" if seg else ""
+        return f"SELECT * FROM ({stage1}){order}"
+    pexpr = "make_timestamp(_p * 1800000000)" if period == "interval" else _period_from_day(period, "_p")
+    outer = [f"{pexpr} AS {sql_ident(period)}", *seg] + [
+        f"CAST(SUM({a}) AS BIGINT) AS {a}" if integer else f"SUM({a}) AS {a}" for (_, integer), a in aliases.items()
+    ]
+    order = ", ".join([sql_ident(period)] + seg)
+    return f"SELECT {', '.join(outer)} FROM ({stage1}) GROUP BY {order} ORDER BY {order}"
+
+
+def kpi_table(
+    interactions,
+    *,
+    by=("day", "queue"),
+    options=None,
+    timezone: str = "UTC",
+    staffing: pd.DataFrame | None = None,
+    definitions=None,
+) -> pd.DataFrame:
+    """Operational KPIs per local period x segment, with numerators and denominators.
+
+    Parameters
+    ----------
+    interactions : DataFrame, str/path or duckdb.DuckDBPyRelation
+        The canonical interactions table, a Parquet file or glob, or a DuckDB
+        relation (run on its own connection, nothing is copied to pandas).
+    by : sequence of str
+        At most one period of ``"interval"`` (30 min), ``"day"``, ``"week"``
+        (ISO, Monday start), ``"month"`` — local time in ``timezone`` — and
+        any segment columns of interactions (``queue``, ``channel``,
+        ``site`` ...). ``()`` gives one row for the whole input.
+    options : KpiOptions or dict, optional
+        Definition options (see :func:`definitions_table`).
+    timezone : str
+        IANA time zone that defines local periods.
+    staffing : DataFrame, optional
+        Canonical staffing (``interval_start``, ``queue``, ``interval_s``,
+        ``agents_staffed``); adds occupancy. Staffing can only be split by
+        period and ``queue``: with other segments occupancy is left out (with
+        a warning).
+    definitions : list of KpiOptions or dict, optional
+        Sensitivity: compute the table under each definition (dicts override
+        ``options``; an optional ``"label"`` key names the definition) and
+        add a ``definition`` label column. Runs as one scan.
+
+    Returns
+    -------
+    DataFrame
+        One row per key, sorted by (``definition``,) period, segments:
+
+        * keys: the period column (named as in ``by``: ``day``/``week``/
+          ``month`` as datetime64 dates, ``interval`` as a local naive
+          timestamp) and the segment columns;
+        * counts: ``offered``, ``handled``, ``abandoned``, ``short_abandoned``;
+        * for each rate its ``<kpi>_num``, ``<kpi>_den`` and value:
+          ``service_level_pct``, ``abandon_rate_pct``, ``asa_s``, ``aht_s``,
+          ``fcr_pct``, ``transfer_rate_pct``, ``hold_rate_pct`` and, with
+          staffing, ``occupancy_pct`` (value NaN where the denominator is 0).
+
+        :func:`rollup` re-aggregates it exactly.
+
+    Notes
+    -----
+    Each value is ``scale * SUM(numerator) / SUM(denominator)`` with the
+    expressions of :func:`kpi_definitions` (scale 100 for ``_pct``). Only
+    inbound contacts are counted. Handle time is attributed to the period in
+    which the contact arrived (occupancy at the ``interval`` grain is
+    approximate for contacts that run into the next interval).
+
+    References
+    ----------
+    KPI_DEFINITIONS.md (service level: Cisco UCCE/CUIC; ASA, AHT: Genesys;
+    FCR: SQM).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({
+    ...     "interaction_id": ["1", "2", "3"], "customer_id": ["a", "b", "a"],
+    ...     "channel": "voice", "queue": "q",
+    ...     "arrived_at": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 11:00",
+    ...                                   "2025-01-20 09:00"], utc=True),
+    ...     "wait_s": [10.0, 30.0, 3.0], "talk_s": [100.0, 200.0, 0.0], "hold_s": 0.0,
+    ...     "acw_s": [20.0, 20.0, 0.0], "abandoned": [False, False, True], "transferred": False})
+    >>> t = kpi_table(df, by=())
+    >>> t[["offered", "service_level_num", "service_level_den", "service_level_pct", "aht_s"]]
+       offered  service_level_num  service_level_den  service_level_pct  aht_s
+    0        3                  1                  2               50.0  170.0
+    """
+    check_timezone(timezone)
+    sets = _definition_sets(options, definitions)
+    src = InteractionsInput(interactions)
+    try:
+        check_columns(src.types)
+        period, segments = _split_by(by, src.types)
+        use_staffing = staffing is not None
+        if use_staffing:
+            bad = [s for s in segments if s not in staffing.columns]
+            if bad:
+                warnings.warn(f"occupancy left out: staffing cannot be split by {bad}", stacklevel=2)
+                use_staffing = False
+        defsets = [(label, [d for d in kpi_definitions(o) if use_staffing or d.name != "occupancy"])
+                   for label, o in sets]
+        all_defs = [d for _, ds in defsets for d in ds]
+
+        # one aggregate per distinct expression (definitions share most of them)
+        aliases: dict[tuple[str, bool], str] = {}
+
+        def alias(expr: str, integer: bool) -> str:
+            return aliases.setdefault((expr, integer), f"_a{len(aliases)}")
+
+        for d in all_defs:
+            alias(d.numerator, d.integer_numerator)
+            if d.denominator is not None and d.denominator_relation == "contacts":
+                alias(d.denominator, d.integer_denominator)
+
+        lo_us, hi_us = time_bounds(src, src.types)
+        sql = _kpi_sql(src.types, period=period, segments=segments, aliases=aliases, timezone=timezone,
+                       lo_us=lo_us, hi_us=hi_us)
+        raw = src.fetch(sql)
+    finally:
+        src.close()
+
+    keys = ([period] if period else []) + segments
+    for (_, integer), a in aliases.items():
+        raw[a] = raw[a].fillna(0).astype("int64" if integer else "float64")
+    raw = _normalize_keys(raw, period)
+    staff = _staffing_agg(staffing, period, segments, timezone) if use_staffing else None
+
+    frames = []
+    for label, defs in defsets:
+        out = raw[keys].copy()
+        for d in defs:
+            out[d.value_column if d.denominator is None else f"{d.name}_num"] = raw[
+                aliases[(d.numerator, d.integer_numerator)]].to_numpy()
+            if d.denominator is not None and d.denominator_relation == "contacts":
+                out[f"{d.name}_den"] = raw[aliases[(d.denominator, d.integer_denominator)]].to_numpy()
+        if staff is not None:
+            out = _merge_staffing(out, staff, keys)
+        out = _finish(out, keys)
+        if label is not None:
+            out.insert(0, "definition", label)
+        frames.append(out)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.reset_index(drop=True)
+
+
+def _normalize_keys(df: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    if period and period in df:
+        df[period] = pd.to_datetime(df[period]).astype("datetime64[ns]")
+    return df
+
+
+def _staffing_agg(staffing: pd.DataFrame, period, segments, timezone) -> pd.DataFrame:
+    import duckdb
+
+    need = ("interval_start", "interval_s", "agents_staffed", *segments)
+    missing = [c for c in need if c not in staffing.columns]
+    if missing:
+        raise ValueError(f"staffing lacks column(s) {missing}")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("staffing_input", staffing)
+        types = {c: str(t) for c, t in zip(*(lambda r: (r.columns, r.types))(con.sql("SELECT * FROM staffing_input")))}
+        local = f"timezone({sql_quote(timezone)}, {timestamp_sql('interval_start', types)})"
+        keys = ([f"{_local_period(period, local)} AS {sql_ident(period)}"] if period else []) + [
+            sql_ident(s) for s in segments]
+        group = " GROUP BY ALL ORDER BY ALL" if keys else ""
+        sql = (f"SELECT {', '.join(keys + ['SUM(CAST(agents_staffed * interval_s AS DOUBLE)) AS occupancy_den'])} "
+               f"FROM staffing_input{group}")
+        out = con.execute(sql).df()
+    finally:
+        con.close()
+    return _normalize_keys(out, period)
+
+
+def _merge_staffing(out: pd.DataFrame, staff: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if not keys:
+        out["occupancy_den"] = float(staff["occupancy_den"].sum())
+        return out
+    for k in keys:
+        if k in staff and staff[k].dtype != out[k].dtype:
+            staff[k] = staff[k].astype(out[k].dtype)
+    merged = out.merge(staff, on=keys, how="outer", sort=True)
+    for c in merged.columns:
+        if c in keys:
+            continue
+        merged[c] = merged[c].fillna(0)
+        if c in out and pd.api.types.is_integer_dtype(out[c].dtype):
+            merged[c] = merged[c].astype("int64")
+    return merged
+
+
+def _finish(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Compute values from num/den, order columns and sort by keys."""
+    cols = list(keys)
+    for name, (unit, scale, is_count) in _UNITS.items():
+        if is_count:
+            if name in out:
+                cols.append(name)
+            continue
+        num, den = f"{name}_num", f"{name}_den"
+        if num not in out or den not in out:
+            continue
+        d = out[den].astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{name}_{unit}"] = np.where(d > 0, scale * out[num].astype(float) / d.where(d > 0, 1.0), np.nan)
+        cols += [num, den, f"{name}_{unit}"]
+    out = out[cols]
+    if keys:
+        out = out.sort_values(keys, kind="mergesort", na_position="last")
+    return out.reset_index(drop=True)
+
+
+def rollup(kpi_df: pd.DataFrame, *, by) -> pd.DataFrame:
+    """Re-aggregate a :func:`kpi_table` exactly, from numerators and denominators.
+
+    Parameters
+    ----------
+    kpi_df : DataFrame
+        Output of :func:`kpi_table` (any grain, with or without
+        ``definition``).
+    by : sequence of str
+        Coarser keys: a subset of the segment columns, plus at most one
+        period that is the table's period or can be derived from it
+        (interval -> day/week/month, day -> week/month). A ``definition``
+        column is always kept.
+
+    Returns
+    -------
+    DataFrame
+        Same columns as :func:`kpi_table` at the coarser grain: counts and
+        ``_num``/``_den`` summed, each value recomputed as ``scale * num /
+        den`` — never an average of averages.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> k = pd.DataFrame({"day": pd.to_datetime(["2025-01-06", "2025-01-07"]), "queue": "q",
+    ...                   "asa_num": [100.0, 20.0], "asa_den": [10, 1], "asa_s": [10.0, 20.0]})
+    >>> rollup(k, by=("week",))["asa_s"].item()  # 120 / 11, not (10 + 20) / 2
+    10.909090909090908
+    """
+    if isinstance(by, str):
+        by = (by,)
+    by = list(by)
+    have_period = next((p for p in PERIODS if p in kpi_df.columns), None)
+    out = kpi_df.copy()
+    keys = []
+    for b in by:
+        if b in PERIODS and b not in out.columns:
+            if have_period is None or (have_period != "interval" and b == "day") or have_period in ("week", "month"):
+                raise ValueError(
+                    f"rollup: cannot derive {b!r} from {have_period!r}; "
+                    "allowed: interval -> day/week/month, day -> week/month"
+                )
+            t = pd.to_datetime(out[have_period]).dt.normalize()
+            if b == "week":
+                t = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
+            elif b == "month":
+                t = t.dt.to_period("M").dt.start_time
+            out[b] = t.astype("datetime64[ns]")
+        elif b not in out.columns:
+            raise ValueError(f"rollup: unknown key {b!r}{suggest(b, out.columns)}; columns: {list(out.columns)}")
+        keys.append(b)
+    if "definition" in out.columns and "definition" not in keys:
+        keys = ["definition", *keys]
+    sums = [c for c in out.columns if c.endswith(("_num", "_den")) or (c in _UNITS and _UNITS[c][2])]
+    order = {v: i for i, v in enumerate(pd.unique(out["definition"]))} if "definition" in keys else None
+    if keys:
+        g = out.groupby(keys, sort=True, dropna=False)[sums].sum().reset_index()
+    else:
+        g = out[sums].sum().to_frame().T
+    for c in sums:
+        if pd.api.types.is_integer_dtype(out[c].dtype):
+            g[c] = g[c].astype("int64")
+    res = _finish(g, keys)
+    if order is not None:
+        res = res.sort_values("definition", key=lambda s: s.map(order), kind="mergesort").reset_index(drop=True)
+    return res

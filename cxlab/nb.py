@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,8 +219,33 @@ def _table_html(df: pd.DataFrame, numeric, *, index: bool = False, caption: str 
     return f"{cap}<table class=\"cxlab-table\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
+
+
+def escape_markup(text: str) -> str:
+    """Neutralise raw HTML and script links in a computed Markdown sentence.
+
+    Sentences interpolate data (queue, agent, reason and event names), and
+    Markdown passes raw HTML through; a queue named ``tech<img onerror=…>``
+    would become a live tag in the report. Every ``<`` that could open a tag,
+    comment or declaration becomes ``&lt;`` (``p < 0.05`` is untouched), and a
+    link target with a ``javascript:``, ``vbscript:`` or ``data:`` scheme loses
+    its link. Markdown emphasis (``**bold**``) keeps working.
+
+    Examples
+    --------
+    >>> escape_markup("queue tech<img src=x onerror=alert(1)> has **SL 80%**, p < 0.05")
+    'queue tech&lt;img src=x onerror=alert(1)> has **SL 80%**, p < 0.05'
+    >>> print(escape_markup("[see](javascript:alert(1))"))
+    [see]\\(javascript:alert(1))
+    """
+    text = _TAG_START.sub("&lt;", str(text))
+    return _UNSAFE_LINK.sub(lambda m: "]\\(" + m.group(0)[2:], text)
+
+
 def say(text: str) -> None:
-    """Render a computed sentence as Markdown in the notebook output."""
+    """Render a computed sentence as Markdown in the notebook output (raw HTML escaped)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(escape_markup(text)))

@@ -74,7 +74,7 @@ def _nuisance(data: pd.DataFrame, covariates, fixed_effects) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _design(frame, *, outcome, treat, cluster, post=None, covariates=(), fixed_effects=(), weight_col=None,
+def cluster_design(frame, *, outcome, treat, cluster, post=None, covariates=(), fixed_effects=(), weight_col=None,
             need_treat_by_cluster=False) -> _Design:
     covariates, fixed_effects = as_list(covariates), as_list(fixed_effects)
     cols = list(dict.fromkeys([outcome, treat, cluster, *as_list(post), *covariates, *fixed_effects,
@@ -114,7 +114,7 @@ def _cr1_factor(G: int, n: int, k: int) -> float:
     return G / (G - 1) * (n - 1) / (n - k)
 
 
-def _cr1(d: _Design) -> tuple[float, float]:
+def cr1_se(d: _Design) -> tuple[float, float]:
     """OLS/WLS coefficient of ``x`` and its CR1 standard error."""
     G = len(d.clusters)
     D = float(np.sum(d.w * d.xt**2))
@@ -289,10 +289,10 @@ def wild_cluster_bootstrap(
         raise ValueError(f"conf must be a number strictly between 0 and 1; got {conf!r}")
     if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 99):
         raise ValueError(f"n_boot must be an integer of at least 99; got {n_boot!r}")
-    d = _design(frame, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
+    d = cluster_design(frame, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
                 fixed_effects=fixed_effects, weight_col=weight_col)
     G = len(d.clusters)
-    beta, se = _cr1(d)
+    beta, se = cr1_se(d)
     t_obs = beta / se if se > 0 else np.nan
     factor = _cr1_factor(G, d.n, d.k)
     D, a_y, C_y, a_x, C_x = _wild_parts(d)
@@ -421,12 +421,12 @@ def randomization_inference(
     check_option("statistic", statistic, ("t", "coef"))
     if not (isinstance(n_perm, (int, np.integer)) and n_perm >= 1):
         raise ValueError(f"n_perm must be a positive integer; got {n_perm!r}")
-    d = _design(frame, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
+    d = cluster_design(frame, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
                 fixed_effects=fixed_effects, weight_col=weight_col, need_treat_by_cluster=True)
     G, G1 = len(d.clusters), int(d.treated.sum())
     if G1 == 0 or G1 == G:
         raise DataError(f"randomization inference needs treated and control clusters; got {G1} of {G} treated")
-    beta, se = _cr1(d)
+    beta, se = cr1_se(d)
     # regressor per unit treated cluster: r_g = M_Z(post * 1_g)
     R = np.zeros((d.n, G))
     R[np.arange(d.n), d.codes] = d.post

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, check_option
-from .clusters import _cr1, _design
+from .clusters import cluster_design, cr1_se
 
 __all__ = ["tost"]
 
@@ -109,9 +109,9 @@ def tost(
     if isinstance(x, pd.DataFrame) and y is None:
         if outcome is None or treat is None or cluster is None:
             raise ValueError("the regression form needs outcome, treat and cluster")
-        d = _design(x, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
+        d = cluster_design(x, outcome=outcome, treat=treat, cluster=cluster, post=post, covariates=covariates,
                     fixed_effects=fixed_effects, weight_col=weight_col)
-        est, se = _cr1(d)
+        est, se = cr1_se(d)
         df = float(len(d.clusters) - 1)
         method = "cr1"
     else:

@@ -9,6 +9,7 @@ __all__ = [
     "SourceError",
     "ConfigError",
     "DataError",
+    "NotEnoughData",
     "StepError",
     "ParameterError",
     "DependencyError",
@@ -57,6 +58,15 @@ class SourceError(CxlabError, ValueError):
 
 class DataError(CxlabError, ValueError):
     """The data cannot support the requested analysis (e.g. metric absent)."""
+
+
+class NotEnoughData(DataError):
+    """This data cannot support one section of a step (a table, a column or variation is missing).
+
+    Raised inside ``with ctx.guard(key):`` it becomes the section's skip note
+    instead of a failed step. The message completes "Skipped — <section>: …",
+    e.g. ``"only 3 teams have a pilot arm (needs at least 4)"``.
+    """
 
 
 class StepError(CxlabError, RuntimeError):

@@ -61,6 +61,7 @@ class Context:
     step: str
     seed: int
     recorded: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
 
     @property
     def timezone(self) -> str:
@@ -90,6 +91,77 @@ class Context:
     def show(self, df: pd.DataFrame, **kwargs):
         """Display a table with the run's privacy rules and rounding (see :func:`show`)."""
         return show(df, privacy=self.config.privacy, **kwargs)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The windowed canonical table ``name``, or None when the run has none (or no rows)."""
+        df = self.tables.get(name)
+        return None if df is None or len(df) == 0 else df
+
+    def has(self, table: str, *columns: str) -> bool:
+        """Whether ``table`` has rows in the window and every column has a non-null value."""
+        df = self.table(table)
+        return df is not None and all(c in df.columns and df[c].notna().any() for c in columns)
+
+    def needs(self, key: str) -> bool:
+        """Run the declared section ``key`` of this step, or note why it is skipped.
+
+        Looks the section up in :mod:`cxlab.plan` (``cxlab/plan/stepNN.py``)
+        and checks it against the windowed tables. When something is missing
+        it prints the one-line note ("**Skipped — title:** what is missing.
+        With it, this section would …"), records it under ``skipped`` and
+        returns False; later calls for the same key return False silently,
+        so every cell of a section can start with ``if ctx.needs(key):``.
+        """
+        from . import plan
+
+        if key in self.skipped:
+            return False
+        sec = plan.section(self.step, key)
+        reasons = plan.missing(sec, self.tables, self.config)
+        dep = [a for a in sec.after if a in self.skipped]
+        if dep and not reasons:
+            reasons = [f"it builds on {', '.join(plan.section(self.step, a).title for a in dep)}, which is skipped"]
+        if reasons:
+            self.skip(key, "; ".join(reasons))
+            return False
+        return True
+
+    def skip(self, key: str, reason: str) -> None:
+        """Skip section ``key`` with ``reason`` (a phrase): print the note, record it."""
+        from . import plan
+
+        if key in self.skipped:
+            return
+        sec = plan.section(self.step, key)
+        self.skipped[key] = {"section": key, "title": sec.title, "missing": reason, "adds": sec.adds}
+        say(plan.note_text(sec, [reason]))
+        self.record("skipped", list(self.skipped.values()))
+
+    def guard(self, key: str):
+        """A ``with`` block that turns :class:`cxlab.errors.NotEnoughData` into the section's skip note.
+
+        Examples
+        --------
+        >>> with ctx.guard("pilot"):  # doctest: +SKIP
+        ...     readout = verify.pilot_readout(...)
+        """
+        return _Guard(self, key)
+
+
+class _Guard:
+    def __init__(self, ctx: Context, key: str):
+        self.ctx, self.key = ctx, key
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from .errors import NotEnoughData
+
+        if exc_type is not None and issubclass(exc_type, NotEnoughData):
+            self.ctx.skip(self.key, str(exc).rstrip("."))
+            return True
+        return False
 
 
 def _window_overrides(window_start, window_end, grain) -> dict:

@@ -50,27 +50,27 @@ _STEP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 KEYS: dict[str, frozenset[str]] = {
     "01_cx_metric": frozenset({
         "metric", "headline", "agreement", "nonresponse", "segments", "loyalty_auc",
-        "recommended_metric", "weekly", "day", "month",
+        "recommended_metric", "weekly", "day", "month", "skipped",
     }),
     "02_operational_kpis": frozenset({
         "definitions", "headline", "by_queue", "sensitivity", "erlang", "what_if",
-        "daily", "weekly", "monthly",
+        "daily", "weekly", "monthly", "skipped",
     }),
-    "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames"}),
+    "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames", "skipped"}),
     "04_correlate": frozenset({
         "candidates", "contact_correlations", "contact_logit", "period_correlations",
         "period_significant", "sign_disagreements", "lagged_best", "within_agent",
-        "confounder", "hypotheses",
+        "confounder", "hypotheses", "skipped",
     }),
     "05_focus": frozenset({
         "drivers", "top_drivers", "r2", "dominance", "quadrant", "focus", "what_if",
-        "focus_effect", "agents_what_if", "value_of_change",
+        "focus_effect", "agents_what_if", "value_of_change", "skipped",
     }),
     "06_validate": frozenset({
         "holdout", "natural_experiments", "prediction", "pilot_checks", "pilot_effects",
-        "verdict", "next_pilot_design", "next_pilot_plan",
+        "verdict", "next_pilot_design", "next_pilot_plan", "skipped",
     }),
-    "07_brief": frozenset({"brief"}),
+    "07_brief": frozenset({"brief", "skipped"}),
 }
 
 

@@ -227,18 +227,38 @@ def setup(
     dataset = _DATASETS[key]
     cut = dataset.window(config.window.start, config.window.end, config.timezone)
 
+    ctx = Context(config=config, tables=cut.tables, dataset=dataset, run_dir=rdir, step=step, seed=config.seed)
+    ctx.record("params", run_params(config, step))
     set_theme()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 120)
-    return Context(
-        config=config,
-        tables=cut.tables,
-        dataset=dataset,
-        run_dir=rdir,
-        step=step,
-        seed=config.seed,
-    )
+    return ctx
+
+
+def run_params(config: RunConfig, step: str) -> dict:
+    """What produced a step's results, recorded by :func:`setup` under ``params``.
+
+    The brief compares these across steps (metric, window, KPI definitions)
+    and warns when steps disagree or one is older than a step it depends on.
+
+    Returns
+    -------
+    dict
+        ``step``, ``cx_metric``, ``window_start``, ``window_end``, ``grain``,
+        ``seed``, ``definitions`` (the KPI options), ``recorded_at`` (UTC,
+        ISO 8601).
+    """
+    return {
+        "step": step,
+        "cx_metric": config.cx_metric,
+        "window_start": str(config.window.start),
+        "window_end": str(config.window.end),
+        "grain": config.window.grain,
+        "seed": int(config.seed),
+        "definitions": config.kpis.model_dump(mode="json"),
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _fmt_cell(v, digits):

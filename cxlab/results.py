@@ -39,7 +39,7 @@ from .errors import (
     ResultsMissing,  # noqa: F401 (re-exported)
 )
 
-__all__ = ["record", "load", "scratch_run_dir", "to_jsonable", "ResultsMissing", "RESULTS_DIR", "KEYS"]
+__all__ = ["record", "load", "scratch_run_dir", "to_jsonable", "ResultsMissing", "RESULTS_DIR", "KEYS", "FRAMEWORK_KEYS"]
 
 RESULTS_DIR = "results"
 _STEP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -47,31 +47,37 @@ _STEP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: The keys each step records (``ctx.record(key, ...)`` in ``notebooks/<step>.ipynb``),
 #: by step. The trend keys follow the notebook's ``trend_grain`` parameter
 #: (step 1: ``weekly`` | ``day`` | ``month``; step 2: ``daily`` | ``weekly`` | ``monthly``).
+#: Keys the notebook facade (:mod:`cxlab.nb`) records for every step: ``params``
+#: (what produced the results: metric, window, definitions) and ``skipped`` (the
+#: sections skipped for missing data, with the reason).
+FRAMEWORK_KEYS = frozenset({"params", "skipped"})
+
 KEYS: dict[str, frozenset[str]] = {
     "01_cx_metric": frozenset({
         "metric", "headline", "agreement", "nonresponse", "segments", "loyalty_auc",
-        "recommended_metric", "weekly", "day", "month", "skipped",
+        "recommended_metric", "weekly", "day", "month",
     }),
     "02_operational_kpis": frozenset({
         "definitions", "headline", "by_queue", "sensitivity", "erlang", "what_if",
-        "daily", "weekly", "monthly", "skipped",
+        "daily", "weekly", "monthly",
     }),
-    "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames", "skipped"}),
+    "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames"}),
     "04_correlate": frozenset({
         "candidates", "contact_correlations", "contact_logit", "period_correlations",
         "period_significant", "sign_disagreements", "lagged_best", "within_agent",
-        "confounder", "hypotheses", "skipped",
+        "confounder", "hypotheses",
     }),
     "05_focus": frozenset({
         "drivers", "top_drivers", "r2", "dominance", "quadrant", "focus", "what_if",
-        "focus_effect", "agents_what_if", "value_of_change", "skipped",
+        "focus_effect", "agents_what_if", "value_of_change",
     }),
     "06_validate": frozenset({
         "holdout", "natural_experiments", "prediction", "pilot_checks", "pilot_effects",
-        "verdict", "next_pilot_design", "next_pilot_plan", "skipped",
+        "verdict", "next_pilot_design", "next_pilot_plan",
     }),
-    "07_brief": frozenset({"brief", "skipped"}),
+    "07_brief": frozenset({"brief"}),
 }
+KEYS = {step: keys | FRAMEWORK_KEYS for step, keys in KEYS.items()}
 
 
 def scratch_run_dir() -> Path:

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .._stats import tost_from_estimate
 from ..errors import DataError, check_option
 from .clusters import cluster_design, cr1_se
 
@@ -133,16 +133,4 @@ def tost(
             se = math.sqrt(qa + qb)
             df = (qa + qb) ** 2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))
         method = "welch" if usevar == "unequal" else "pooled"
-    if not se > 0:
-        raise DataError("the standard error is 0: equivalence cannot be tested")
-    t_lo, t_hi = (est + margin) / se, (est - margin) / se
-    p_lo, p_hi = float(stats.t.sf(t_lo, df)), float(stats.t.cdf(t_hi, df))
-    p = max(p_lo, p_hi)
-    q = float(stats.t.ppf(1 - alpha, df))
-    m_txt = f"{margin:g}"
-    sentence = (f"within ±{m_txt} {unit} (equivalence p = {p:.2g})" if p < alpha
-                else f"an effect of ±{m_txt} {unit} cannot be ruled out (equivalence p = {p:.2g})")
-    return pd.DataFrame([{
-        "estimate": est, "se": se, "df": df, "margin": float(margin), "t_lower": t_lo, "p_lower": p_lo,
-        "t_upper": t_hi, "p_upper": p_hi, "p_equiv": p, "ci_low": est - q * se, "ci_high": est + q * se,
-        "equivalent": bool(p < alpha), "method": method, "sentence": sentence}])
+    return tost_from_estimate(est, se, df, margin=margin, alpha=alpha, unit=unit, method=method)

@@ -6,6 +6,7 @@ Also the row-bookkeeping column names and rule reasons shared by the loader.
 from __future__ import annotations
 
 import codecs
+import csv
 import glob as _glob
 import os
 import re
@@ -76,7 +77,7 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                   "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL")
 
 
-_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
+_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
                      "iso-8859-1": "latin-1", "iso8859-1": "latin-1", "l1": "latin-1",
                      "utf-16": "utf-16", "utf16": "utf-16"}
 
@@ -206,20 +207,51 @@ def _detect_format(src: Source, files: list[str]) -> str:
     return "csv"
 
 
-def _check_text_file(path: str, table: str) -> None:
+#: byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of a file names, or None.
+
+    Examples
+    --------
+    >>> bom_encoding(b"\\xff\\xfea\\x00"), bom_encoding(b"\\xff\\xfe\\x00\\x00a"), bom_encoding(b"a,b")
+    ('utf-16', 'utf-32', None)
+    """
+    for bom, enc in _BOMS:
+        if head.startswith(bom):
+            return enc
+    return None
+
+
+def _check_text_file(path: str, table: str, encoding: str | None = None) -> str | None:
+    """File-level checks of a CSV; returns the encoding its byte-order mark names (None without one)."""
     size = os.path.getsize(path)
     if size == 0:
         raise SourceError("file is empty (0 bytes)", path=path, table=table)
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        head = fh.read(4096)
     if head[:4] == b"PK\x03\x04":
         raise SourceError("this is an Excel workbook (.xlsx, a zip archive), not a CSV file; "
                           "save the sheet as CSV (or Parquet) and point the source at that file",
                           path=path, table=table)
-    if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise SourceError("this is a legacy Excel workbook (.xls, an OLE file), not a CSV file; "
                           "save the sheet as CSV (or Parquet) and point the source at that file",
                           path=path, table=table)
+    bom = bom_encoding(head)
+    declared = (encoding or "").lower().replace("_", "-")
+    if bom and bom != "utf-8" and declared and not declared.startswith(bom):
+        raise SourceError(f"the file starts with a {bom.upper()} byte-order mark, but the source says "
+                          f"`encoding: {encoding}`; remove the encoding (cxlab reads the mark) or set "
+                          f"`encoding: {bom}`", path=path, table=table)
+    if bom is None and head.count(b"\x00") > len(head) // 4:
+        raise SourceError("the file holds many NUL bytes: it looks like UTF-16 or UTF-32 text without a "
+                          "byte-order mark; set `encoding: utf-16` (or utf-16-le / utf-32) on the source, "
+                          "or re-save it as UTF-8", path=path, table=table)
+    return bom if bom in ("utf-16", "utf-32") else None
 
 
 def open_raw(con, src, table: str) -> Raw:
@@ -236,9 +268,9 @@ def open_raw(con, src, table: str) -> Raw:
         return _finish_raw(con, name, src.label, [], "frame", [("FRAME", fname), ("VIEW", name)])
 
     label = src.path or f"query: {src.query}"
-    if not src.path:  # a query on the connection
+    if not src.path:  # a query on its own connection, reading files under the working directory only
         t0 = f"_cx_t0_{table}_{tag}"
-        sql_run(con, f"CREATE TEMP TABLE {t0} AS {src.query}", label, table, "query failed")
+        _query_into(con, t0, src.query, None, label, table)
         sql_exec(con, f"CREATE TEMP VIEW {name} AS SELECT *, rowid + 1 AS {ROW_COL}, rowid AS {ORD_COL}, "
                     f"0 AS {FILE_COL} FROM {t0}")
         return _finish_raw(con, name, label, [], "query", [("TABLE", t0), ("VIEW", name)])
@@ -247,23 +279,31 @@ def open_raw(con, src, table: str) -> Raw:
     fmt = _detect_format(src, files)
     file_list = "[" + ", ".join(sql_literal(f) for f in files) + "]"
     if fmt == "csv":
-        for f in files:
-            _check_text_file(f, table)
-        files_read = _transcode(files, src.encoding, tag) if _needs_transcode(src.encoding) else files
+        boms = {_check_text_file(f, table, src.encoding) for f in files}
+        encoding = src.encoding
+        if boms - {None}:  # (a declared encoding that contradicts the mark was refused above)
+            if len(boms) > 1:
+                raise SourceError(f"the files of this glob use different encodings ({sorted(map(str, boms))}); "
+                                  "re-save them with one encoding", path=label, table=table)
+            # a UTF-16/32 byte-order mark names the encoding; Python's BOM-aware codecs decode it
+            # (DuckDB's own reader knows little-endian UTF-16 only)
+            encoding = {"utf-16": "utf_16", "utf-32": "utf_32"}[boms.pop()]
+        files_read = _transcode(files, encoding, tag, table) if _needs_transcode(encoding) else files
         read_list = "[" + ", ".join(sql_literal(f) for f in files_read) + "]"
-        opts = ["all_varchar=true", "header=true"]
+        # RFC 4180 quoting, always: a sniffer that drops quoting to fit a stray quote would read it as data
+        opts = ["all_varchar=true", "header=true", "quote='\"'", "escape='\"'"]
         if len(files) > 1:
             opts += ["union_by_name=true", f"filename={sql_literal(FILE_COL)}"]
         if src.delimiter:
             opts.append(f"delim={sql_literal(src.delimiter)}")
-        if src.encoding and not _needs_transcode(src.encoding):
-            opts.append(f"encoding={sql_literal(_DUCKDB_ENCODINGS[src.encoding.lower()])}")
+        if encoding and not _needs_transcode(encoding):
+            opts.append(f"encoding={sql_literal(_DUCKDB_ENCODINGS[encoding.lower()])}")
         t0 = f"_cx_t0_{table}_{tag}"
         objects = [("TABLE", t0)]
         try:
             sql_exec(con, f"CREATE TEMP TABLE {t0} AS SELECT * FROM read_csv({read_list}, {', '.join(opts)})")
         except duckdb.Error as exc:
-            raise _csv_error(exc, label, table) from None
+            raise _csv_error(exc, label, table, files, files_read, src.delimiter, encoding) from None
         finally:
             if files_read is not files:
                 for f in files_read:
@@ -279,7 +319,11 @@ def open_raw(con, src, table: str) -> Raw:
         sql_exec(con, f"CREATE TEMP VIEW {name} AS {view}")
         objects.append(("VIEW", name))
         raw = _finish_raw(con, name, label, files, "csv", objects)
-        _check_delimiter(raw, table)
+        try:
+            _check_delimiter(raw, table, files, encoding)
+        except SourceError:
+            drop_objects(con, objects)
+            raise
         return raw
     if fmt == "parquet":
         if len(files) > 1:
@@ -299,21 +343,54 @@ def open_raw(con, src, table: str) -> Raw:
     raise SourceError(f"unknown format {fmt!r}", path=label, table=table)
 
 
+def _query_connection(db_path: str | None):
+    """A fresh connection for a source query: the database read-only, no other file access.
+
+    ``enable_external_access = false`` (DuckDB refuses every file the query
+    names, ATTACH, COPY and extension loading); a query without a database
+    may read files under the working directory only (``allowed_directories``).
+    """
+    qcon = duckdb.connect(db_path, read_only=True) if db_path else duckdb.connect()
+    sql_exec(qcon, "SET TimeZone = 'UTC'")
+    if not db_path:
+        sql_exec(qcon, f"SET allowed_directories = [{sql_literal(os.getcwd().rstrip(os.sep) + os.sep)}]")
+    sql_exec(qcon, "SET enable_external_access = false")
+    return qcon
+
+
+def _query_into(con, t0: str, query: str, db_path: str | None, label: str, table: str) -> None:
+    """Run a (checked, single-SELECT) source query on its own restricted connection into ``con``'s temp ``t0``."""
+    try:
+        qcon = _query_connection(db_path)
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot open DuckDB database read-only: {first_line(exc)}", path=label,
+                          table=table) from None
+    try:
+        try:
+            arrow = to_arrow(qcon.sql(query))
+        except duckdb.Error as exc:
+            raise SourceError(f"query failed: {first_line(exc)}", path=label, table=table) from None
+    finally:
+        qcon.close()
+    view = f"{t0}_arrow"
+    con.register(view, arrow)
+    try:
+        sql_exec(con, f"CREATE TEMP TABLE {t0} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 def _open_duckdb(con, src: Source, path: str, table: str, name: str, tag: str) -> Raw:
     alias = f"_cx_db_{tag}"
     t0 = f"_cx_t0_{table}_{tag}"
-    sql_run(con, f"ATTACH {sql_literal(path)} AS {alias} (READ_ONLY)", path, table, "cannot open DuckDB database")
-    try:
-        if src.query:
-            current = sql_exec(con, "SELECT current_database()")[0][0]
-            sql_exec(con, f"USE {alias}")
-            try:
-                sql_run(con, f"CREATE TEMP TABLE {t0} AS {src.query}", path, table, "query failed")
-            finally:
-                sql_exec(con, f"USE {quote_ident(current)}")
-        else:
+    if src.query:
+        _query_into(con, t0, src.query, path, path, table)
+    else:
+        sql_run(con, f"ATTACH {sql_literal(path)} AS {alias} (READ_ONLY)", path, table,
+                "cannot open DuckDB database")
+        try:
             tables = [r[0] for r in sql_exec(
-        con,
+                con,
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ? UNION "
                 "SELECT view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal",
                 [alias, alias])]
@@ -322,8 +399,8 @@ def _open_duckdb(con, src: Source, path: str, table: str, name: str, tag: str) -
                 hint = f"table {wanted!r} not found; " if wanted else "set 'table' or 'query'; "
                 raise SourceError(f"{hint}the database holds {sorted(tables)}", path=path, table=table)
             sql_exec(con, f"CREATE TEMP TABLE {t0} AS SELECT * FROM {alias}.{quote_ident(wanted)}")
-    finally:
-        sql_exec(con, f"DETACH {alias}")
+        finally:
+            sql_exec(con, f"DETACH {alias}")
     sql_exec(con, f"CREATE TEMP VIEW {name} AS SELECT *, rowid + 1 AS {ROW_COL}, rowid AS {ORD_COL}, "
                 f"0 AS {FILE_COL} FROM {t0}")
     label = path if not src.query else f"{path} (query)"
@@ -346,40 +423,142 @@ def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _csv_error(exc: duckdb.Error, label: str, table: str) -> SourceError:
+_DUCKDB_NOISE = ("original line:", "possible solution", "possible fixes", "the search space", "delimiter candidates",
+                 "quote/escape candidates", "comment candidates", "encoding:", "*", "file =", "delimiter =",
+                 "quote =", "escape =", "new_line =", "header =", "skip_rows =", "comment =", "strict_mode =",
+                 "date_format =", "timestamp_format =", "null_padding =", "sample_size =", "ignore_errors =",
+                 "all_varchar =")
+
+
+def duckdb_reason(exc: Exception) -> tuple[int | None, str]:
+    """DuckDB's CSV error reduced to (line number or None, its reason in one line).
+
+    DuckDB's message starts with "CSV Error on Line: N", then the original
+    line (possibly megabytes long) and then the reason, followed by option
+    dumps; the reason is the line worth showing.
+
+    Examples
+    --------
+    >>> duckdb_reason(Exception("Invalid Input Error: CSV Error on Line: 7\\nOriginal Line: xxx\\n"
+    ...                         "Maximum line size of 2000000 bytes exceeded.\\n\\nPossible Solution: …"))
+    (7, 'Maximum line size of 2000000 bytes exceeded.')
+    """
+    msg = str(exc).strip()
+    m = re.search(r"CSV Error on Line: (\d+)", msg)
+    lines = [ln.strip() for ln in msg.splitlines()]
+    head = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0]) if lines else type(exc).__name__
+    reasons = [ln for ln in lines[1:] if ln and not ln.lower().startswith(_DUCKDB_NOISE)]
+    if m:
+        return int(m.group(1)), (reasons[0] if reasons else head)
+    return None, head + (f" ({reasons[0]})" if reasons else "")
+
+
+def diagnose_csv(path: str, delimiter: str | None = None, encoding: str | None = None,
+                 max_lines: int | None = None) -> str | None:
+    """Find the first structural problem of a CSV file: a row with the wrong field count or an unclosed quote.
+
+    Used when DuckDB cannot sniff a file (its message then names no line):
+    the file is read with Python's strict ``csv`` reader using the header's
+    delimiter, and the first row whose field count differs from the header,
+    or the quote that is never closed, is named by its line number.
+
+    Returns
+    -------
+    str or None
+        e.g. ``"line 3 has 2 fields where the header has 3 (delimiter ',')"``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = p.write_text("a,b,c\\n1,2,3\\n4,5\\n")
+    >>> diagnose_csv(str(p))
+    "line 3 has 2 fields where the header has 3 (delimiter ',')"
+    """
+    enc = {"latin-1": "latin-1", "latin1": "latin-1"}.get((encoding or "").lower(), encoding or "utf-8-sig")
+    csv.field_size_limit(1 << 30)
+    try:
+        with open(path, newline="", encoding=enc, errors="replace") as fh:
+            first = fh.readline()
+            delim = delimiter or max((",", ";", "\t", "|"), key=first.count)
+            if not delim or first.count(delim) == 0:
+                return None
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter=delim, strict=True)
+            header = next(reader, None)
+            if header is None:
+                return None
+            n = len(header)
+            start = reader.line_num + 1
+            shown = {"\t": "\\t"}.get(delim, delim)
+            try:
+                for row in reader:
+                    if row and len(row) != n:
+                        span = reader.line_num - start
+                        quote = (f"; a quote on line {start} is closed only on line {reader.line_num} (a stray "
+                                 "or unescaped quote: double it inside a quoted value)") if span else ""
+                        return (f"line {start} has {len(row)} field{'s' if len(row) != 1 else ''} where the "
+                                f"header has {n} (delimiter '{shown}'){quote}")
+                    start = reader.line_num + 1
+                    if max_lines and start > max_lines:
+                        return None
+            except csv.Error as exc:
+                return (f"line {start}: {exc} — a quote opened on line {start} is never closed (a stray or "
+                        "unescaped quote: double it inside a quoted value)")
+    except OSError:
+        return None
+    return None
+
+
+def _csv_error(exc: duckdb.Error, label: str, table: str, files=(), files_read=(), delimiter=None,
+               encoding=None) -> SourceError:
     msg = str(exc)
+    line, reason = duckdb_reason(exc)
     if "not utf-8 encoded" in msg.lower() or "invalid unicode" in msg.lower():
-        line = re.search(r"Line: (\d+)", msg)
-        where = f" (first bad bytes near line {line.group(1)})" if line else ""
+        where = f" (first bad bytes near line {line})" if line else ""
         return SourceError(
             f"file is not valid UTF-8{where}; exports from Excel or Windows are usually latin-1 "
             "(cp1252): set `encoding: latin-1` (or the right encoding) on the source",
             path=label, table=table)
-    return SourceError(f"cannot read CSV: {first_line(exc)}", path=label, table=table)
+    for orig, read in zip(files or (), files_read or files or ()):
+        found = diagnose_csv(read, delimiter, None if read != orig else encoding)
+        if found:
+            where = f" ({orig})" if len(files) > 1 else ""
+            return SourceError(f"cannot read CSV{where}: {found}. DuckDB: {reason}", path=label, table=table)
+    where = f" on line {line}" if line else ""
+    return SourceError(f"cannot read CSV{where}: {reason}", path=label, table=table)
 
 
 def _needs_transcode(encoding: str | None) -> bool:
     return bool(encoding) and encoding.lower() not in _DUCKDB_ENCODINGS
 
 
-def _transcode(files: list[str], encoding: str, tag: str) -> list[str]:
-    """Re-encode files in an encoding DuckDB cannot read (e.g. cp1252) into temporary UTF-8 files."""
+def _transcode(files: list[str], encoding: str, tag: str, table: str | None = None) -> list[str]:
+    """Re-encode files in an encoding DuckDB cannot read (e.g. cp1252, UTF-32) into temporary UTF-8 files.
+
+    Every temporary copy is removed again if any file fails to decode.
+    """
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise SourceError(f"unknown encoding {encoding!r}", path=files[0]) from None
-    out = []
-    for i, f in enumerate(files):
-        fd, tmp = tempfile.mkstemp(prefix=f"cxlab-{tag}-{i}-", suffix=".csv")
-        try:
+        raise SourceError(f"unknown encoding {encoding!r}", path=files[0], table=table) from None
+    out: list[str] = []
+    try:
+        for i, f in enumerate(files):
+            fd, tmp = tempfile.mkstemp(prefix=f"cxlab-{tag}-{i}-", suffix=".csv")
+            out.append(tmp)
             with open(f, encoding=encoding, newline="") as src, os.fdopen(fd, "w", encoding="utf-8",
                                                                            newline="") as dst:
                 while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-        except UnicodeDecodeError as exc:
+                    dst.write(chunk.lstrip("\ufeff") if dst.tell() == 0 else chunk)
+    except UnicodeDecodeError as exc:
+        for tmp in out:
             Path(tmp).unlink(missing_ok=True)
-            raise SourceError(f"cannot decode the file as {encoding}: {exc}", path=f) from None
-        out.append(tmp)
+        raise SourceError(f"cannot decode the file as {encoding}: {exc}", path=f, table=table) from None
+    except BaseException:
+        for tmp in out:
+            Path(tmp).unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -391,15 +570,26 @@ def _finish_raw(con, name, label, files, kind, objects) -> Raw:
     return Raw(name=name, label=label, files=files, columns=cols, types=types, kind=kind, objects=objects)
 
 
-def _check_delimiter(raw: Raw, table: str) -> None:
+def _check_delimiter(raw: Raw, table: str, files=(), encoding=None) -> None:
     if len(raw.columns) == 1:
         only = raw.columns[0]
         found = [d for d in (";", ",", "\t", "|") if d in only]
         if found:
+            for f in files:  # a ragged row or a stray quote also makes DuckDB's sniffer fall back to one column
+                problem = diagnose_csv(f, found[0], encoding)
+                if problem:
+                    where = f" ({f})" if len(files) > 1 else ""
+                    raise SourceError(f"cannot read CSV{where}: {problem}", path=raw.label, table=table)
             shown = {"\t": "\\t"}.get(found[0], found[0])
             raise SourceError(
                 f"looks like the wrong delimiter: found 1 column {only!r}; set delimiter "
                 f"(e.g. `delimiter: '{shown}'`) on the source", path=raw.label, table=table)
+
+
+def drop_objects(con, objects) -> None:
+    """Drop temporary DuckDB objects (views first), ignoring ones already gone."""
+    for kind, name in sorted(objects, key=lambda o: o[0] != "VIEW"):
+        drop_object(con, kind, name)
 
 
 def to_arrow(rel) -> pa.Table:

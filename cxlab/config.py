@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError, suggest
 
 __all__ = [
     "Mapping",
+    "Derived",
     "Source",
     "Window",
     "KpiOptions",
@@ -34,6 +44,7 @@ __all__ = [
     "cache_dir",
     "REPO_ROOT",
     "check_read_only_query",
+    "check_expression",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,23 +62,171 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Mapping(_Strict):
-    """How a source's columns and values map onto a canonical table."""
+DurationUnit = Literal["s", "ms", "min", "hms"]
 
-    rename: dict[str, str] = Field(default_factory=dict, description="source column -> canonical column")
+
+class Derived(_Strict):
+    """A column computed from source columns (``mapping.derive``).
+
+    Either ``date`` + ``time`` (two source columns joined with a space, parsed
+    with ``format``, a strptime format of the joined text; ISO 8601 without
+    it), or ``expr``: one restricted DuckDB SQL expression over the source
+    columns (see :func:`check_expression`).
+    """
+
+    expr: str | None = Field(None, description="a DuckDB SQL expression over source columns")
+    date: str | None = Field(None, description="source column holding the date")
+    time: str | None = Field(None, description="source column holding the time of day")
+    format: str | None = Field(None, description="strptime format of '<date> <time>', e.g. '%m/%d/%Y %H:%M:%S'")
+
+    @field_validator("expr")
+    @classmethod
+    def _only_expression(cls, v):
+        if v is not None:
+            check_expression(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.expr is not None and (self.date or self.time):
+            raise ValueError("a derived column takes either 'expr' or 'date' + 'time', not both")
+        if self.expr is None and not (self.date and self.time):
+            raise ValueError("a derived column needs 'expr', or both 'date' and 'time'")
+        if self.expr is not None and self.format:
+            raise ValueError("'format' applies to 'date' + 'time' columns only")
+        return self
+
+
+class Mapping(_Strict):
+    """How a source's columns and values map onto a canonical table.
+
+    Applied in this order (see docs/mapping.md): ``derive`` (new columns
+    from source columns), ``filter`` / ``where`` (rows not kept are
+    *excluded by filter*, counted apart from quarantined rows), ``rename``
+    (a source column to one canonical column, or to a list of them),
+    ``values``, ``unknown`` (sentinels that mean unknown become null), then
+    the type coercion (durations, percent text, timestamps, ids).
+    """
+
+    rename: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="source column -> canonical column (or a list of canonical columns)")
+    derive: dict[str, Derived | str] = Field(
+        default_factory=dict,
+        description="new column -> {date, time, format} or {expr} (a string is shorthand for {expr})")
+    filter: str | None = Field(None, description="SQL expression; rows where it is not true are excluded")
+    where: dict[str, Any] = Field(
+        default_factory=dict, description="source column -> value or list of values a kept row must have")
+    not_offered: str | None = Field(
+        None, description="SQL expression true for contacts that never reached a queue (IVR / self-service); "
+                          "maps to reached_queue = NOT expr")
     values: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="canonical column -> {source value: canonical value}"
     )
+    unknown: dict[str, list[Any]] = Field(
+        default_factory=dict, description="canonical column -> values that mean unknown (read as null)")
+    percent: list[str] = Field(
+        default_factory=list, description="canonical columns holding percentages (94.01 or '94.01%' -> 0.9401)")
     timezone: str | None = Field(None, description="time zone of naive timestamps (default: the run's)")
-    duration_unit: Literal["s", "ms", "min", "hms"] = Field(
+    duration_unit: DurationUnit = Field(
         "s", description="unit of duration columns: seconds, milliseconds, minutes or 'H:MM:SS' text"
     )
-    duration_units: dict[str, Literal["s", "ms", "min", "hms"]] = Field(
+    duration_units: dict[str, DurationUnit] = Field(
         default_factory=dict, description="per-column override of duration_unit"
     )
     timestamp_format: str | None = Field(None, description="strptime format of timestamps, if not ISO 8601")
     date_format: str | None = Field(None, description="strptime format of dates, if not ISO 8601")
     defaults: dict[str, Any] = Field(default_factory=dict, description="constant values for absent columns")
+
+    @field_validator("derive", mode="before")
+    @classmethod
+    def _expr_shorthand(cls, v):
+        if isinstance(v, dict):
+            return {k: ({"expr": d} if isinstance(d, str) else d) for k, d in v.items()}
+        return v
+
+    @field_validator("filter", "not_offered")
+    @classmethod
+    def _filter_expression(cls, v):
+        if v is not None:
+            check_expression(v)
+        return v
+
+    @field_validator("unknown", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        if isinstance(v, dict):
+            return {k: (d if isinstance(d, list) else [d]) for k, d in v.items()}
+        return v
+
+    def targets(self, source_column: str) -> list[str]:
+        """The canonical column(s) ``rename`` sends a source column to (itself when not renamed)."""
+        t = self.rename.get(source_column, source_column)
+        return list(t) if isinstance(t, list) else [t]
+
+
+_EXPR_CLAUSES = ("where_clause", "having", "qualify", "sample")
+
+
+def check_expression(expr: str) -> None:
+    """Refuse anything but one SQL *expression* (no statement, clause or subquery).
+
+    ``mapping.derive`` / ``filter`` / ``not_offered`` expressions are
+    spliced into cxlab's validating SELECT; DuckDB's parser
+    (``json_serialize_sql``) reads ``SELECT (<expr>)`` and the tree must be a
+    single select item with no FROM, WHERE, GROUP BY, ORDER BY, LIMIT, CTE
+    or subquery anywhere.
+
+    Raises
+    ------
+    ValueError
+        Naming what was found.
+
+    Examples
+    --------
+    >>> check_expression('CAST("QueueTime" AS DOUBLE) / 1000')
+    >>> check_expression("x IN (SELECT id FROM t)")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'x IN (SELECT id FROM t)' is not a plain expression: it holds a subquery...
+    """
+    import json
+
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({expr}\n)"]).fetchone()[0])
+    finally:
+        con.close()
+    if tree.get("error"):
+        raise ValueError(f"{expr!r} does not parse as a SQL expression: {tree.get('error_message', '')}")
+    stmts = tree.get("statements", [])
+    node = stmts[0].get("node", {}) if len(stmts) == 1 else {}
+    problem = None
+    if len(stmts) != 1 or node.get("type") != "SELECT_NODE":
+        problem = "it is not one expression"
+    elif (node.get("from_table") or {}).get("type", "EMPTY") != "EMPTY":
+        problem = "it has a FROM clause"
+    elif any(node.get(k) for k in _EXPR_CLAUSES) or node.get("group_expressions") or node.get("modifiers") \
+            or (node.get("cte_map") or {}).get("map"):
+        problem = "it has a clause (WHERE, GROUP BY, ORDER BY, LIMIT, WITH)"
+    elif len(node.get("select_list", [])) != 1:
+        problem = "it holds several expressions"
+    elif _has_subquery(node.get("select_list")):
+        problem = "it holds a subquery"
+    if problem:
+        raise ValueError(f"{expr!r} is not a plain expression: {problem}; mapping expressions may only "
+                         "combine source columns with operators and functions")
+
+
+def _has_subquery(obj) -> bool:
+    if isinstance(obj, dict):
+        if obj.get("class") == "SUBQUERY" or obj.get("type") in ("SUBQUERY", "SELECT_NODE"):
+            return True
+        return any(_has_subquery(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_subquery(v) for v in obj)
+    return False
 
 
 def check_read_only_query(query: str) -> None:
@@ -169,6 +328,9 @@ class SampleOptions(_Strict):
 class Privacy(_Strict):
     allow_customer_ids: bool = False
     allow_comments: bool = False
+    allow_raw_rows: bool = Field(
+        False, description="let raw rows (quarantine/, data extracts) leave in an emailed run zip; "
+                           "customer ids and comments are still removed unless allowed above")
 
 
 class RunConfig(_Strict):
@@ -184,6 +346,8 @@ class RunConfig(_Strict):
         The center's time zone (IANA name); defines calendar days.
     sources : dict or None
         Canonical table name -> :class:`Source`. ``None`` uses the sample.
+    currency : str
+        ISO 4217 code of revenue amounts (default ``USD``).
     """
 
     name: str = "demo"
@@ -193,6 +357,8 @@ class RunConfig(_Strict):
     sample: SampleOptions = Field(default_factory=SampleOptions)
     window: Window = Field(default_factory=Window)
     cx_metric: Literal["csat", "nps", "ces"] = "csat"
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$",
+                          description="ISO 4217 code of revenue amounts; reports print money in it (cxlab.fmt.money)")
     kpis: KpiOptions = Field(default_factory=KpiOptions)
     segments: list[str] = Field(default_factory=lambda: ["queue"])
     seed: int = 20251
@@ -202,6 +368,13 @@ class RunConfig(_Strict):
     privacy: Privacy = Field(default_factory=Privacy)
     quarantine_dir: str | None = None
     config_dir: str | None = Field(None, description="set by load_config; relative paths resolve here")
+    #: ``${NAME}`` references as written in the file, by key path (set by :func:`load_config`)
+    _env_refs: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def env_refs(self) -> dict:
+        """Values that held ``${NAME}`` environment references, as written: key path tuple -> text."""
+        return dict(self._env_refs)
 
     @field_validator("name")
     @classmethod
@@ -237,8 +410,8 @@ class RunConfig(_Strict):
         for name in v:
             if name not in TABLES:
                 raise ValueError(f"unknown table {name!r}{suggest(name, TABLES)}; tables: {sorted(TABLES)}")
-        if "interactions" not in v:
-            raise ValueError("sources must include 'interactions'")
+        if "interactions" not in v and "aggregates" not in v:
+            raise ValueError("sources must include 'interactions' (contact rows) or 'aggregates' (a KPI sheet)")
         return v
 
     @property
@@ -337,10 +510,60 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> RunConfig
         raise ConfigError(f"{p} must hold a mapping of keys, got {type(raw).__name__}")
     raw.update(overrides)
     raw.setdefault("config_dir", str(p.resolve().parent))
+    raw, refs = expand_env(raw, origin=str(p))
     try:
-        return RunConfig(**raw)
+        config = RunConfig(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, origin=str(p))) from None
+    config._env_refs = refs
+    return config
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(raw, *, origin: str = "config", environ=None):
+    """Replace every ``${NAME}`` in the strings of a raw config by the environment variable ``NAME``.
+
+    Secrets (database passwords, tokens) belong in environment variables, not
+    in the file: ``path: postgresql://cx:${CX_DB_PASSWORD}@db/cc``. The run's
+    copy of the config keeps the reference as written.
+
+    Returns
+    -------
+    expanded, refs
+        The config with references replaced, and ``{key path: text as written}``
+        of every value that held one.
+
+    Raises
+    ------
+    ConfigError
+        A referenced variable is not set (naming the key and the variable).
+
+    Examples
+    --------
+    >>> expand_env({"sources": {"calls": {"path": "pg://u:${PW}@h/db"}}}, environ={"PW": "s"})
+    ({'sources': {'calls': {'path': 'pg://u:s@h/db'}}}, {('sources', 'calls', 'path'): 'pg://u:${PW}@h/db'})
+    """
+    env = os.environ if environ is None else environ
+    refs: dict = {}
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and _ENV_REF.search(value):
+            missing = [n for n in _ENV_REF.findall(value) if n not in env]
+            if missing:
+                key = ".".join(str(x) for x in path)
+                raise ConfigError(f"{origin}: {key} refers to the environment variable ${{{missing[0]}}}, "
+                                  "which is not set")
+            refs[path] = value
+            return _ENV_REF.sub(lambda m: env[m.group(1)], value)
+        return value
+
+    return walk(raw, ()), refs
 
 
 def starter_config() -> str:
@@ -368,7 +591,13 @@ sources:
       values: {abandoned: {"Y": true, "N": false}, transferred: {"Y": true, "N": false},
                channel: {Phone: voice, Chat: chat}}
       timezone: America/New_York          # for naive timestamps
-      duration_unit: s                    # s | ms | min | hms ('H:MM:SS' text)
+      duration_unit: s                    # s | ms | min | hms ('H:MM:SS', 'MM:SS', 'H.MM.SS' text)
+      # more (see docs/mapping.md):
+      # derive: {arrived_at: {date: CallDate, time: CallTime, format: "%m/%d/%Y %H:%M:%S"},
+      #          queue: "coalesce(Skill, 'IVR')"}     # a column from a SQL expression
+      # filter: "Direction = 'IN'"                   # other rows: excluded by filter
+      # unknown: {customer_id: ["0", "anonymous"]}   # values that mean unknown
+      # not_offered: "Skill IS NULL"                 # never reached a queue (IVR / self-service)
   surveys:
     path: exports/surveys.parquet
     mapping:

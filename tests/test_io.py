@@ -68,10 +68,10 @@ def write_csv(path, rows, **kw):
 
 
 def assert_accounting(res: LoadResult):
-    """rows_read = accepted + quarantined, overall and per reason."""
-    assert res.rows_read == len(res.accepted) + len(res.quarantined)
+    """rows_read = accepted + quarantined + excluded by filter, overall and per reason."""
+    assert res.rows_read == len(res.accepted) + len(res.quarantined) + res.rows_excluded
     counts = dict(zip(res.counts["reason"], res.counts["rows"]))
-    assert sum(counts.values()) == res.rows_read
+    assert sum(counts.values()) == res.rows_read - res.rows_excluded
     assert counts.pop("ok") == len(res.accepted)
     assert counts == res.quarantined["reason"].value_counts().to_dict()
     assert set(res.counts["table"]) == {res.table}
@@ -79,9 +79,9 @@ def assert_accounting(res: LoadResult):
 
 def assert_dataset_accounting(ds: Dataset):
     for table, g in ds.accounting.groupby("table"):
-        read, acc, qua = g[["rows_read", "rows_accepted", "rows_quarantined"]].iloc[0]
-        assert read == acc + qua
-        assert g["rows"].sum() == read
+        read, acc, qua, exc = g[["rows_read", "rows_accepted", "rows_quarantined", "rows_excluded"]].iloc[0]
+        assert read == acc + qua + exc
+        assert g["rows"].sum() == read - exc
         assert g.loc[g["reason"] == "ok", "rows"].item() == acc == len(ds.tables[table])
         bad = g[g["reason"] != "ok"].set_index("reason")["rows"].to_dict()
         assert bad == ds.quarantine[table]["reason"].value_counts().to_dict()
@@ -411,10 +411,10 @@ def test_csv_with_mapping_round_trips(tmp_path):
         "contact_reason": [np.nan, np.nan], "resolved": [np.nan, np.nan], "site": ["atlanta", "atlanta"],
         "Note": ["first", np.nan],
     })
-    pd.testing.assert_frame_equal(got.drop(columns=["contact_reason", "resolved"]),
-                                  expected.drop(columns=["contact_reason", "resolved"]).astype(got.dtypes.drop(
-                                      ["contact_reason", "resolved"]).to_dict()))
-    assert got["contact_reason"].isna().all() and got["resolved"].isna().all()
+    absent = ["contact_reason", "resolved", "reached_queue"]
+    pd.testing.assert_frame_equal(got.drop(columns=absent),
+                                  expected.drop(columns=absent[:2]).astype(got.dtypes.drop(absent).to_dict()))
+    assert got["contact_reason"].isna().all() and got["resolved"].isna().all() and got["reached_queue"].isna().all()
     assert str(got["arrived_at"].dtype) == "datetime64[ns, UTC]"
     assert got["interaction_id"].dtype == "str" and got["abandoned"].dtype == bool
     assert got["wait_s"].dtype == "float64"

@@ -1,5 +1,5 @@
 """Loading exports into canonical tables: :func:`load_table`, :func:`load_dataset`, :class:`Dataset`,
-:class:`LoadResult` and the ``cxlab validate`` command (:func:`validate_command`).
+:class:`LoadResult` and the row accounting of ``cxlab validate`` (:func:`validate_command`).
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
@@ -25,7 +25,7 @@ from .quarantine import (
     utc_session,
     write_quarantine,
 )
-from .readers import WINDOW_COLUMN, FrameSource, Stage, as_source
+from .readers import REASON_UNKNOWN_INTERACTION, WINDOW_COLUMN, FrameSource, Stage, as_source
 from .rules import stage_table
 
 __all__ = ['Dataset', 'load_table', 'load_dataset', 'validate_command']
@@ -40,9 +40,12 @@ class Dataset:
     tables : dict of str to pandas.DataFrame
         Accepted rows per canonical table (only the tables that were loaded).
     accounting : pandas.DataFrame
-        ``table, source, rows_read, rows_accepted, rows_quarantined, reason,
-        rows``: per table one ``"ok"`` line (``rows`` = accepted) and one line
-        per quarantine reason; per table ``rows`` sums to ``rows_read``.
+        ``table, source, rows_read, rows_accepted, rows_quarantined,
+        rows_excluded, reason, rows``: per table one ``"ok"`` line (``rows``
+        = accepted) and one line per quarantine reason; per table
+        ``rows_read = rows_accepted + rows_quarantined + rows_excluded``
+        (excluded: dropped by the mapping's ``filter`` / ``where``) and
+        ``rows`` sums to ``rows_read - rows_excluded``.
     source_hashes : dict of str to str
         sha256 of every input file (key: the file path); for the sample, the
         key ``"sample"`` holds the hash of its parameters.
@@ -50,6 +53,16 @@ class Dataset:
         Quarantined rows per table (see :class:`LoadResult`).
     timezone : str
         The run's time zone (the default of :meth:`window`).
+    warnings : tuple of str
+        Plausibility warnings of the load (each names its table and column;
+        no customer id is shown unless it looks like a sentinel such as
+        ``'0'``): implausible duration medians, float ids, one customer id
+        holding many contacts, linking ids of different source types.
+    unknown : pandas.DataFrame
+        ``table, column, rows, of``: accepted rows (after loading, before any
+        window) whose value is unknown (null) in a column the mapping lists
+        under ``unknown``, and for interactions always ``customer_id``
+        (rows of ``of``).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -57,6 +70,61 @@ class Dataset:
     source_hashes: dict[str, str]
     quarantine: dict[str, pd.DataFrame]
     timezone: str = "UTC"
+    warnings: tuple[str, ...] = ()
+    unknown: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["table", "column", "rows", "of"]))
+
+    def unknown_customers(self) -> tuple[int, int]:
+        """Contacts (in ``tables`` now, after any window) without / with a customer id.
+
+        Returns
+        -------
+        (int, int)
+            ``(unknown, known)``; repeat contacts and FCR are over the known ones.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ds = Dataset({"interactions": pd.DataFrame({"customer_id": ["c1", None, "c2"]})},
+        ...              pd.DataFrame(), {}, {})
+        >>> ds.unknown_customers()
+        (1, 2)
+        """
+        df = self.tables.get("interactions")
+        if df is None or "customer_id" not in df.columns:
+            return (0, 0)
+        n_unknown = int(df["customer_id"].isna().sum())
+        return n_unknown, len(df) - n_unknown
+
+    def notes(self) -> list[str]:
+        """Plain-text lines for ``cxlab validate`` and reports: exclusions, unknown values, warnings.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> acc = pd.DataFrame({"table": ["interactions"], "rows_excluded": [3]})
+        >>> ds = Dataset({"interactions": pd.DataFrame({"customer_id": ["c1", None, "c2"]})}, acc, {}, {},
+        ...              warnings=("interactions.talk_s: the median (3.2 days) is implausible for seconds",))
+        >>> print("\\n".join(ds.notes()))
+        interactions: 3 rows excluded by filter
+        interactions: 1 contact has no customer id; repeat contacts and FCR are over the other 2
+        warning: interactions.talk_s: the median (3.2 days) is implausible for seconds
+        """
+        lines = []
+        if "rows_excluded" in self.accounting.columns:
+            for _, r in self.accounting.drop_duplicates("table").iterrows():
+                if int(r["rows_excluded"]):
+                    lines.append(f"{r['table']}: {int(r['rows_excluded']):,} rows excluded by filter")
+        unknown, known = self.unknown_customers()
+        if unknown:
+            lines.append(f"interactions: {unknown:,} contact{'s have' if unknown != 1 else ' has'} no customer id; "
+                         f"repeat contacts and FCR are over the other {known:,}")
+        for _, r in self.unknown.iterrows():
+            if r["table"] == "interactions" and r["column"] == "customer_id":
+                continue
+            if int(r["rows"]):
+                lines.append(f"{r['table']}.{r['column']}: {int(r['rows']):,} of {int(r['of']):,} rows unknown")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
 
     def window(self, start, end, timezone: str | None = None) -> Dataset:
         """Cut the tables to the local calendar dates ``start``..``end`` (inclusive).
@@ -86,7 +154,7 @@ class Dataset:
         hi = _local_midnight(end_d + pd.Timedelta(days=1), tz)
         out = {}
         for name, df in self.tables.items():
-            col = WINDOW_COLUMN.get(name)
+            col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
             if col is None or col not in df.columns:
                 out[name] = df
                 continue
@@ -105,7 +173,8 @@ class Dataset:
         Returns
         -------
         pandas.DataFrame
-            ``table, source, rows_read, rows_accepted, rows_quarantined, rows``
+            ``table, source, rows_read, rows_accepted, rows_quarantined,
+            rows_excluded`` (dropped by the mapping's filter), ``rows``
             (rows now in ``tables``, after any :meth:`window`), ``date_min,
             date_max`` (local dates of the table's time column, in the
             dataset's time zone), ``queues, agents`` (distinct values, where
@@ -114,7 +183,7 @@ class Dataset:
         acc = self.accounting.drop_duplicates("table").set_index("table")
         rows = []
         for name, df in self.tables.items():
-            col = WINDOW_COLUMN.get(name)
+            col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
             dmin = dmax = None
             if col in df.columns and len(df):
                 s = df[col]
@@ -130,6 +199,7 @@ class Dataset:
                 "rows_read": int(line["rows_read"]) if line is not None else len(df),
                 "rows_accepted": int(line["rows_accepted"]) if line is not None else len(df),
                 "rows_quarantined": int(line["rows_quarantined"]) if line is not None else 0,
+                "rows_excluded": int(line.get("rows_excluded", 0)) if line is not None else 0,
                 "rows": len(df),
                 "date_min": dmin,
                 "date_max": dmax,
@@ -137,7 +207,7 @@ class Dataset:
                 "agents": int(df["agent_id"].nunique()) if "agent_id" in df.columns else None,
             })
         out = pd.DataFrame(rows, columns=["table", "source", "rows_read", "rows_accepted", "rows_quarantined",
-                                          "rows", "date_min", "date_max", "queues", "agents"])
+                                          "rows_excluded", "rows", "date_min", "date_max", "queues", "agents"])
         for c in ("queues", "agents"):
             out[c] = out[c].astype("Int64")
         return out
@@ -195,19 +265,29 @@ def load_table(source, table: str, *, timezone: str = "UTC", quarantine_dir=None
 
     Notes
     -----
-    Mapping, in order: ``rename`` (source -> canonical), then ``values``
-    (exact match on the trimmed text, e.g. ``{'Y': True}``), then the
-    type coercion below. Empty text is a missing value. CSV text is
+    Mapping, in order (docs/mapping.md): ``derive`` (a date + a time
+    column, or a restricted SQL expression), ``filter`` / ``where`` (rows
+    not kept are *excluded by filter*: ``rows_read = accepted +
+    quarantined + rows_excluded``), ``not_offered`` (``reached_queue``),
+    ``rename`` (source -> canonical, or a list of canonical columns), then
+    ``values`` (exact match on the trimmed text, e.g. ``{'Y': True}``),
+    ``unknown`` (sentinels -> null; accepted as *unknown* in id columns
+    outside the key), then the type coercion below. Empty text is a missing value. CSV text is
     trimmed, and the tokens ``NULL, NaN, NA, N/A, None`` (any case) are
     missing values too (except in free text: ``comment``, ``label``);
     text from typed sources (Parquet, DuckDB, DataFrames) is taken as is. Absent optional columns take
     ``mapping.defaults`` (``direction`` defaults to ``'inbound'``) or null.
-    Timestamps: ISO 8601 or ``mapping.timestamp_format`` (strptime);
-    naive values are local times in ``mapping.timezone`` (else
-    ``timezone``), values with an offset or ``Z`` are converted to UTC.
+    Timestamps: ISO 8601 (also with a 12-hour clock and ``am``/``pm``, or
+    followed by an IANA zone name) or ``mapping.timestamp_format``
+    (strptime); naive values are local times in ``mapping.timezone`` (else
+    ``timezone``), values with an offset, ``Z`` or a zone name are
+    converted to UTC; any other trailing text is quarantined, never dropped.
     Durations (``*_s`` columns) are in ``mapping.duration_unit`` (``s``,
-    ``ms``, ``min`` or ``hms`` = ``'H:MM:SS'`` / ``'MM:SS'`` text), with
-    ``mapping.duration_units`` per-column overrides. Booleans accept
+    ``ms``, ``min`` or ``hms`` = ``'H:MM:SS'`` / ``'MM:SS'`` / ``'H.MM.SS'``
+    text), with ``mapping.duration_units`` per-column overrides. Fraction
+    columns (range [0, 1]) read ``'94.01%'`` as 0.9401; columns in
+    ``mapping.percent`` hold percentages. Id columns (``*_id``) read
+    ``'8702.0'`` (or a float column) as ``'8702'``, with a warning. Booleans accept
     ``true/false, t/f, yes/no, y/n, 1/0`` (any case) after the value map.
     CSV files must have a header line; every field is read as text
     (``all_varchar``) so that each coercion is an explicit, reportable
@@ -228,6 +308,12 @@ def load_table(source, table: str, *, timezone: str = "UTC", quarantine_dir=None
     text does not parse as the column's type    ``<col>: unparseable timestamp`` / ``number`` /
                                                 ``boolean`` / ``date`` / ``duration``
                                                 (``nan``/``inf`` are unparseable numbers)
+    percent text in a non-fraction column       ``<col>: percent text in a column that is not a
+                                                fraction``
+    timestamp ending in a zone abbreviation     ``<col>: ambiguous time zone abbreviation such as
+                                                PST (...)``
+    timestamp / date year before 1678 or        ``<col>: year outside 1678-2261``
+    after 2261 (pandas' range)
     file mixes naive and offset timestamps      ``<col>: aware timestamp among naive ones (mixed
     (the minority kind is quarantined; on a     time zones)`` / ``<col>: naive timestamp among
     tie, the naive rows)                        aware ones (mixed time zones)``
@@ -240,7 +326,8 @@ def load_table(source, table: str, *, timezone: str = "UTC", quarantine_dir=None
     categorical value not allowed               ``<col>: not one of a, b, c``
     abandoned contact with an agent_id          ``abandoned contact with an agent``
     abandoned contact with talk_s > 0           ``abandoned contact with talk time``
-    answered contact without an agent_id        ``answered contact without an agent``
+    answered contact without an agent_id (and   ``answered contact without an agent``
+    reached_queue not false)
     survey with none of csat, nps, ces          ``survey has no score (csat, nps, ces)``
     event ending before it starts               ``event ends before it starts``
     customer churned before first seen          ``churned before first seen``
@@ -380,12 +467,70 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
     tables = {name: res.accepted for name, res in results.items()}
     tables.update(passthrough)
     accounting = row_accounting(results.values())
+    warnings = [w for res in results.values() for w in res.warnings]
+    warnings += _link_type_hints(stages, results)
+    unknown = []
+    for name, res in results.items():
+        cols = dict(res.unknown)
+        if name == "interactions" and "customer_id" in res.accepted.columns:
+            cols["customer_id"] = int(res.accepted["customer_id"].isna().sum())
+        unknown += [{"table": name, "column": c, "rows": n, "of": res.rows_accepted} for c, n in cols.items()]
     return Dataset(tables=tables, accounting=accounting, source_hashes=hashes,
-                   quarantine={name: res.quarantined for name, res in results.items()}, timezone=tz)
+                   quarantine={name: res.quarantined for name, res in results.items()}, timezone=tz,
+                   warnings=tuple(warnings),
+                   unknown=pd.DataFrame(unknown, columns=["table", "column", "rows", "of"]))
+
+
+#: (table, column) -> (table, column) whose ids it should match
+LINKS = (("surveys", "interaction_id", "interactions", "interaction_id"),
+         ("surveys", "customer_id", "interactions", "customer_id"),
+         ("customers", "customer_id", "interactions", "customer_id"),
+         ("customer_revenue", "customer_id", "interactions", "customer_id"),
+         ("agents", "agent_id", "interactions", "agent_id"),
+         ("agent_scores", "agent_id", "interactions", "agent_id"))
+
+
+def _type_family(t: str | None) -> str:
+    if t is None:
+        return "none"
+    t = t.upper()
+    if t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                     "UBIGINT", "DECIMAL")):
+        return "integer"
+    if t.startswith(("FLOAT", "DOUBLE", "REAL")):
+        return "float"
+    return "text"
+
+
+def _link_type_hints(stages, results) -> list[str]:
+    """A hint when ids that should link come from source columns of different types and some do not match."""
+    out = []
+    for t1, c1, t2, c2 in LINKS:
+        if t1 not in results or t2 not in results:
+            continue
+        ty1 = getattr(stages[t1], "source_types", {}).get(c1)
+        ty2 = getattr(stages[t2], "source_types", {}).get(c2)
+        if ty1 is None or ty2 is None or _type_family(ty1) == _type_family(ty2):
+            continue
+        ids = set(results[t2].accepted[c2].dropna()) if c2 in results[t2].accepted.columns else set()
+        mine = results[t1].accepted[c1].dropna() if c1 in results[t1].accepted.columns else pd.Series([], dtype=str)
+        lost = 0
+        if t1 == "surveys" and c1 == "interaction_id":
+            lost = int((results[t1].quarantined["reason"] == REASON_UNKNOWN_INTERACTION).sum())
+        lost += int((~mine.isin(ids)).sum())
+        if lost:
+            out.append(f"{t1}.{c1} is {ty1} in its source but {t2}.{c2} is {ty2}: {lost:,} {t1} rows match no "
+                       f"{t2} row; ids of different types often differ in form (leading zeros, '8702.0', "
+                       f"prefixes): export both as text, or map one with mapping.derive")
+    return out
 
 
 def validate_command(config_path) -> int:
-    """Body of ``cxlab validate CONFIG``: load and validate the sources, print the accounting.
+    """Load and validate the sources of a config and print the row accounting only.
+
+    ``cxlab validate`` itself is :func:`cxlab.pipeline.preflight.validate_command`
+    (the accounting, the run plan and the parameter checks, exit code 3 for
+    data that does not fit); this function is the data layer's part of it.
 
     Parameters
     ----------

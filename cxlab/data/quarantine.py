@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import io
+import math
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,10 @@ from .readers import (
     sql_literal,
 )
 
-__all__ = ['LoadResult']
+__all__ = ['LoadResult', 'DURATION_PLAUSIBLE_S']
+
+#: a duration column whose median (of its positive values) falls outside this range gets a warning
+DURATION_PLAUSIBLE_S = (1.0, 4 * 3600.0)
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,21 @@ class LoadResult:
         ``reason`` (the first rule broken, the one counted) and
         ``all_reasons`` (every rule broken, joined with ``"; "``).
     rows_read : int
-        Data rows in the source.
+        Data rows in the source: ``rows_accepted + rows_quarantined +
+        rows_excluded``.
     counts : pandas.DataFrame
         ``table, reason, rows``: one line ``"ok"`` (accepted rows) and one per
-        quarantine reason; ``rows`` sums to ``rows_read``.
+        quarantine reason; ``rows`` sums to ``rows_read - rows_excluded``.
     files : tuple of str
         The files read (empty for DataFrames and queries).
+    rows_excluded : int
+        Rows dropped by the mapping's ``filter`` / ``where`` (in no output).
+    warnings : tuple of str
+        Plausibility warnings (a duration median implausible for its unit,
+        float ids read as integers, one customer id holding many contacts).
+    unknown : dict of str to int
+        Per column listed in ``mapping.unknown``: accepted rows whose value is
+        unknown (null).
     """
 
     table: str
@@ -69,6 +83,9 @@ class LoadResult:
     rows_read: int
     counts: pd.DataFrame
     files: tuple[str, ...] = ()
+    rows_excluded: int = 0
+    warnings: tuple[str, ...] = ()
+    unknown: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_accepted(self) -> int:
@@ -142,12 +159,20 @@ def collect_stage(stage: Stage) -> LoadResult:
     counts = pd.DataFrame({"reason": ["ok", *vc.index.tolist()], "rows": [len(accepted), *vc.tolist()]})
     counts = _order_counts(counts)
     counts.insert(0, "table", spec.name)
-    rows_read = tbl.num_rows
-    if rows_read != len(accepted) + len(quarantined):  # pragma: no cover - invariant of the split above
+    excluded = int(getattr(stage, "rows_excluded", 0))
+    rows_read = tbl.num_rows + excluded
+    if rows_read != len(accepted) + len(quarantined) + excluded:  # pragma: no cover - invariant of the split
         raise RuntimeError(f"{spec.name}: accounting mismatch ({rows_read} read, {len(accepted)} accepted, "
-                           f"{len(quarantined)} quarantined)")
+                           f"{len(quarantined)} quarantined, {excluded} excluded)")
+    warnings = list(getattr(stage, "warnings", []))
+    if hasattr(stage, "warnings"):
+        _plausibility(stage, accepted)
+        warnings = list(stage.warnings)
+    unknown = {c: int(accepted[c].isna().sum()) for c in getattr(stage, "unknown_columns", ())
+               if c in accepted.columns}
     return LoadResult(table=spec.name, source=stage.label, accepted=accepted, quarantined=quarantined,
-                      rows_read=rows_read, counts=counts, files=tuple(stage.files))
+                      rows_read=rows_read, counts=counts, files=tuple(stage.files), rows_excluded=excluded,
+                      warnings=tuple(warnings), unknown=unknown)
 
 
 def _order_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -176,14 +201,71 @@ def _canonical_dtypes(df: pd.DataFrame, spec: Table) -> pd.DataFrame:
     return df.assign(**conv) if conv else df
 
 
+_UNIT_S = {"s": 1.0, "ms": 0.001, "min": 60.0, "h": 3600.0}
+_UNIT_NAME = {"s": "seconds", "ms": "milliseconds", "min": "minutes", "hms": "H:MM:SS text"}
+
+
+def _plausibility(stage, accepted) -> None:
+    """Warnings on the accepted rows: implausible duration medians, one customer id holding many contacts."""
+    spec = stage.spec
+    lo, hi = DURATION_PLAUSIBLE_S
+    for col in spec.columns:
+        if not (col.dtype == "DOUBLE" and col.name.endswith("_s")) or col.name in ("interval_s", "staffed_s") \
+                or col.name not in accepted.columns:
+            continue
+        v = pd.to_numeric(accepted[col.name], errors="coerce")
+        v = v[v > 0]
+        if len(v) < 5:
+            continue
+        med = float(v.median())
+        if lo <= med <= hi:
+            continue
+        # the source unit that brings the median into the plausible range, nearest (log scale) to 3 minutes
+        unit0 = getattr(stage, "duration_units", {}).get(col.name, "s")
+        f0 = _UNIT_S.get(unit0, 1.0)
+        fits = [(abs(math.log(med / f0 * f / 180.0)), u) for u, f in _UNIT_S.items()
+                if u != unit0 and lo <= med / f0 * f <= hi]
+        likely = min(fits)[1] if fits else None
+        hint = ""
+        if likely == "h":
+            hint = f"; the source unit is likely hours (derive {col.name} as the value times 3600)"
+        elif likely:
+            hint = f"; the source unit is likely {likely} (set mapping.duration_units: {{{col.name}: {likely}}})"
+        stage.warnings.append(
+            f"{spec.name}.{col.name}: the median ({_human_s(med)}) is implausible for this duration, read as "
+            f"{_UNIT_NAME.get(unit0, unit0)}{hint} [{len(v):,} positive values]")
+    if spec.name == "interactions" and "customer_id" in accepted.columns and len(accepted):
+        ids = accepted["customer_id"].dropna()
+        if len(ids):
+            vc = ids.value_counts()
+            top, n = vc.index[0], int(vc.iloc[0])
+            share = n / len(accepted)
+            if share > 0.05 and n > 100:
+                shown = (f"{top!r}" if re.fullmatch(r"(?i)0+|9+|-1|-+|x+|unknown|anonymous|n/?a|none|null|"
+                                                    r"0{2,}\d?", str(top))
+                         else "(value withheld: customer ids are private)")
+                stage.warnings.append(
+                    f"interactions.customer_id: one customer id {shown} holds {n:,} of {len(accepted):,} contacts "
+                    f"({share:.1%}); if it means 'unknown', add mapping.unknown: {{customer_id: [...]}} so that "
+                    "repeat contacts and FCR leave it out")
+
+
+def _human_s(x: float) -> str:
+    for unit, f in (("days", 86400), ("h", 3600), ("min", 60)):
+        if x >= f:
+            return f"{x / f:.1f} {unit}"
+    return f"{x:.3g} s"
+
+
 def row_accounting(results) -> pd.DataFrame:
     rows = []
     for res in results:
         base = {"table": res.table, "source": res.source, "rows_read": res.rows_read,
-                "rows_accepted": res.rows_accepted, "rows_quarantined": res.rows_quarantined}
+                "rows_accepted": res.rows_accepted, "rows_quarantined": res.rows_quarantined,
+                "rows_excluded": res.rows_excluded}
         for reason, n in zip(res.counts["reason"], res.counts["rows"]):
             rows.append({**base, "reason": reason, "rows": int(n)})
-    cols = ["table", "source", "rows_read", "rows_accepted", "rows_quarantined", "reason", "rows"]
+    cols = ["table", "source", "rows_read", "rows_accepted", "rows_quarantined", "rows_excluded", "reason", "rows"]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "Table", "TABLES", "table", "CX_SCALES"]
+__all__ = ["Column", "Table", "TABLES", "table", "CX_SCALES", "OPTIONAL_MEASURES"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ class Table:
 
 CX_SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
+#: interactions columns a KPI may need that a source may lack; a KPI that needs an absent (or all-null)
+#: one is *not measured* (see :func:`cxlab.kpis.not_measured`).
+OPTIONAL_MEASURES = ("customer_id", "channel", "hold_s", "acw_s", "transferred", "resolved", "contact_reason",
+                     "reached_queue")
+
 _D = "DOUBLE"
 _S = "VARCHAR"
 _B = "BOOLEAN"
@@ -89,8 +94,9 @@ INTERACTIONS = Table(
     "interactions",
     (
         Column("interaction_id", _S, description="unique contact id"),
-        Column("customer_id", _S, description="the customer who made the contact"),
-        Column("channel", _S, allowed=("voice", "chat", "email", "messaging"),
+        Column("customer_id", _S, required=False, nullable=True,
+               description="the customer who made the contact; null = unknown (left out of repeat/FCR)"),
+        Column("channel", _S, required=False, nullable=True, allowed=("voice", "chat", "email", "messaging"),
                description="voice / chat / email / messaging"),
         Column("direction", _S, required=False, allowed=("inbound", "outbound"),
                description="inbound / outbound (default inbound)"),
@@ -99,10 +105,16 @@ INTERACTIONS = Table(
         Column("arrived_at", _T, description="when the contact entered the queue"),
         Column("wait_s", _D, low=0, description="time in queue, seconds"),
         Column("talk_s", _D, low=0, description="talk / chat time, seconds (0 when abandoned)"),
-        Column("hold_s", _D, low=0, description="hold time, seconds"),
-        Column("acw_s", _D, low=0, description="after-contact work, seconds"),
+        Column("hold_s", _D, required=False, nullable=True, low=0,
+               description="hold time, seconds (optional: without it AHT with hold and hold rate are not measured)"),
+        Column("acw_s", _D, required=False, nullable=True, low=0,
+               description="after-contact work, seconds (optional: without it AHT is not measured)"),
         Column("abandoned", _B, description="customer left the queue before an agent answered"),
-        Column("transferred", _B, description="the contact was transferred"),
+        Column("transferred", _B, required=False, nullable=True,
+               description="the contact was transferred (optional: without it transfer rate is not measured)"),
+        Column("reached_queue", _B, required=False, nullable=True,
+               description="the contact reached a queue; false = ended in the IVR / self-service "
+                           "(not offered, not abandoned; counted as ivr_only); null or absent = true"),
         Column("contact_reason", _S, required=False, nullable=True,
                description="why the customer contacted (observable complexity proxy)"),
         Column("resolved", _B, required=False, nullable=True,
@@ -119,7 +131,7 @@ SURVEYS = Table(
     (
         Column("response_id", _S, description="unique survey response id"),
         Column("interaction_id", _S, nullable=True, description="the contact surveyed (nullable link)"),
-        Column("customer_id", _S, description="the respondent"),
+        Column("customer_id", _S, required=False, nullable=True, description="the respondent; null = unknown"),
         Column("responded_at", _T, description="when the response was given"),
         Column("csat", _D, required=False, nullable=True, low=1, high=5, description="CSAT 1-5"),
         Column("nps", _D, required=False, nullable=True, low=0, high=10, description="likelihood to recommend 0-10"),
@@ -224,10 +236,64 @@ SERIES = Table(
     description="extra daily series in long format",
 )
 
+_FRACTION = "fraction 0-1 (percent text such as '94.01%' is parsed by the mapping)"
+
+AGGREGATES = Table(
+    "aggregates",
+    (
+        Column("period_start", _T,
+               description="start of the period: a timestamp, or a date (read as local midnight in the "
+                           "source's time zone)"),
+        Column("grain", _S, required=False, nullable=True, allowed=("interval", "day", "week", "month"),
+               description="interval / day / week / month (one grain per table; inferred from period_start "
+                           "when absent)"),
+        Column("interval_s", _D, required=False, nullable=True, low=1,
+               description="period length in seconds for interval rows (default 1,800)"),
+        Column("queue", _S, required=False, nullable=True, description="queue; null = all queues"),
+        Column("channel", _S, required=False, nullable=True, allowed=("voice", "chat", "email", "messaging"),
+               description="channel; null = all channels"),
+        Column("offered", _D, low=0, description="contacts offered to the queue(s) in the period"),
+        Column("answered", _D, required=False, nullable=True, low=0, description="contacts answered (handled)"),
+        Column("abandoned", _D, required=False, nullable=True, low=0, description="contacts abandoned"),
+        Column("short_abandoned", _D, required=False, nullable=True, low=0,
+               description="abandons the source counts as short (excluded from its SL and abandon rate)"),
+        Column("asa_s", _D, required=False, nullable=True, low=0,
+               description="average speed of answer of answered contacts, seconds (H:MM:SS text parsed)"),
+        Column("aht_s", _D, required=False, nullable=True, low=0,
+               description="average handle time of answered contacts, seconds (H:MM:SS text parsed)"),
+        Column("service_level", _D, required=False, nullable=True, low=0, high=1,
+               description=f"service level as the source defines it, {_FRACTION}"),
+        Column("abandon_rate", _D, required=False, nullable=True, low=0, high=1,
+               description=f"abandon rate as the source defines it (used when 'abandoned' is absent), {_FRACTION}"),
+        Column("transfer_rate", _D, required=False, nullable=True, low=0, high=1,
+               description=f"transferred / answered, {_FRACTION}"),
+        Column("fcr_rate", _D, required=False, nullable=True, low=0, high=1,
+               description=f"first-contact resolution as the source reports it, per answered contact, {_FRACTION}"),
+        Column("hold_rate", _D, required=False, nullable=True, low=0, high=1,
+               description=f"answered contacts with hold / answered, {_FRACTION}"),
+        Column("occupancy", _D, required=False, nullable=True, low=0, high=1,
+               description=f"agent occupancy as the source reports it, {_FRACTION}"),
+        Column("staffed_s", _D, required=False, nullable=True, low=0,
+               description="staffed agent time in the period, seconds (weights occupancy)"),
+        Column("csat_mean", _D, required=False, nullable=True, low=1, high=5, description="mean CSAT 1-5"),
+        Column("csat_top2", _D, required=False, nullable=True, low=0, high=1,
+               description=f"CSAT share of 4 or 5, {_FRACTION}"),
+        Column("csat_n", _D, required=False, nullable=True, low=0, description="CSAT responses behind the mean"),
+        Column("nps_points", _D, required=False, nullable=True, low=-100, high=100,
+               description="NPS, % promoters - % detractors, points -100..100"),
+        Column("nps_n", _D, required=False, nullable=True, low=0, description="NPS responses"),
+        Column("ces_mean", _D, required=False, nullable=True, low=1, high=7, description="mean CES 2.0, 1-7"),
+        Column("ces_n", _D, required=False, nullable=True, low=0, description="CES responses"),
+    ),
+    key=("period_start", "queue", "channel"),
+    time_column="period_start",
+    description="aggregate KPIs per period (daily / weekly / interval KPI sheets) when no contact rows exist",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (INTERACTIONS, SURVEYS, AGENTS, AGENT_SCORES, EVENTS, STAFFING,
-              CUSTOMERS, CUSTOMER_REVENUE, SERIES)
+              CUSTOMERS, CUSTOMER_REVENUE, SERIES, AGGREGATES)
 }
 
 

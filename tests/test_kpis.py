@@ -205,7 +205,9 @@ def test_occupancy_with_staffing():
 def test_occupancy_left_out_when_staffing_cannot_split():
     with pytest.warns(UserWarning, match="occupancy left out"):
         k = kpi_table(frame(), by=("day", "channel"), staffing=staffing())
-    assert "occupancy_pct" not in k
+    # not measured: NaN (never 0), with the reason in attrs
+    assert k[["occupancy_num", "occupancy_den", "occupancy_pct"]].isna().all().all()
+    assert k.attrs["not_measured"] == {"occupancy": "staffing cannot be split by ['channel']"}
 
 
 # ----------------------------------------------------------------------------- periods and time zones
@@ -341,6 +343,7 @@ def test_definitions_are_engine_neutral_sql():
     nxt = df.groupby("customer_id")["arrived_at"].shift(-1)
     nxt_same = df.groupby(["customer_id", "channel"])["arrived_at"].shift(-1)
     feat = pd.DataFrame({
+        "customer_id": df["customer_id"],
         "abandoned": df["abandoned"].astype(int), "transferred": df["transferred"].astype(int),
         "wait_s": df["wait_s"], "talk_s": df["talk_s"], "hold_s": df["hold_s"], "acw_s": df["acw_s"],
         "next_any_gap_s": (nxt - t).dt.total_seconds(), "next_same_gap_s": (nxt_same - t).dt.total_seconds(),

@@ -21,6 +21,8 @@ from cxlab._utils import erlang_c
 from cxlab.sample import model, write
 from cxlab.schema import TABLES
 
+SAMPLE_TABLES = [t for t in TABLES if t != "aggregates"]  # the sample is contact-level: it writes no KPI sheet
+
 SMALL = {"days": 14, "contacts_per_day": 200}
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "sample.md"
 _PANDAS_DTYPE = {
@@ -48,7 +50,7 @@ def _sha(path: Path) -> str:
 def test_same_seed_gives_byte_identical_files(tmp_path):
     a = smp.write_sample(tmp_path / "a", seed=5, **SMALL)
     b = smp.write_sample(tmp_path / "b", seed=5, **SMALL)
-    assert sorted(a) == sorted(b) == sorted([*TABLES, "ground_truth"])
+    assert sorted(a) == sorted(b) == sorted([*SAMPLE_TABLES, "ground_truth"])
     for name in a:
         assert _sha(a[name]) == _sha(b[name]), name
 
@@ -81,7 +83,7 @@ def test_bad_options_are_rejected(tmp_path):
 
 
 # ----------------------------------------------------------------------------- schema
-@pytest.mark.parametrize("name", sorted(TABLES))
+@pytest.mark.parametrize("name", sorted(SAMPLE_TABLES))
 def test_schema_conformance(sample, sample_truth, name):
     df = sample[name]
     spec = TABLES[name]
@@ -356,6 +358,14 @@ def test_pilot_effect_visible(sample, sample_truth):
     did = (r[True, True] - r[True, False]) - (r[False, True] - r[False, False])
     # the agent flag shows the 8-point effect diluted by its false positives (x 0.9), plus noise
     assert 0.03 < did < 0.13
+    # ground truth states both scales: 8 points on true resolution, 8 x (1 - 0.10) = 7.2 on the flag
+    assert p["effect_on_resolution_flag"] == pytest.approx(8.0 * (1 - sample_truth["resolution_model"]["flag_false_positive_rate"]))
+    assert p["effect_on_resolution_flag"] == pytest.approx(7.2)
+    assert p["effect_on"]["resolved_flag_rate"] == pytest.approx(0.9 * p["effect_on"]["resolution_rate"])
+    # latent S moves by its resolution coefficient times the change in true resolution
+    assert p["effect_on"]["latent_s"] == pytest.approx(
+        smp.LATENT_MODEL["resolved"] * p["effect_on"]["resolution_rate"] / 100, rel=1e-6)
+    assert set(p["scales"]) == {"latent", "measured"}
 
 
 # ----------------------------------------------------------------------------- truth, docs, cache
@@ -366,7 +376,7 @@ def test_ground_truth_keys_and_json_roundtrip(sample_truth):
         assert key in sample_truth, key
     assert json.loads(json.dumps(sample_truth)) == sample_truth
     assert sample_truth["timezone"] == "America/New_York" and sample_truth["seed"] == 20251
-    for k in ("resolution_rate", "csat_top2", "nps", "ces_mean"):
+    for k in ("resolution_rate", "resolved_flag_rate", "latent_s", "csat_top2", "nps", "ces_mean"):
         assert k in sample_truth["pilot"]["effect_on"]
     assert {"label", "kind", "start", "end", "queue"} <= set(sample_truth["events"][0])
 
@@ -398,7 +408,7 @@ def test_cache_loader(tmp_cache):
     write._MEMO.clear()
     third = smp.load_sample(seed=11, **SMALL)  # from disk
     fresh = smp.generate(seed=11, **SMALL)  # and equal to an in-memory generation
-    for name in TABLES:
+    for name in SAMPLE_TABLES:
         pd.testing.assert_frame_equal(first[name], second[name])
         pd.testing.assert_frame_equal(first[name], third[name])
         pd.testing.assert_frame_equal(first[name], fresh[name])
@@ -418,7 +428,7 @@ def test_stale_cache_is_regenerated(tmp_cache):
     write._MEMO.clear()
     t = smp.load_sample(seed=12, **SMALL)
     fresh = smp.generate(seed=12, **SMALL)  # the regenerated cache equals an in-memory generation
-    for name in TABLES:
+    for name in SAMPLE_TABLES:
         pd.testing.assert_frame_equal(t[name], fresh[name])
     # and carries the fingerprint of the current code: every .py file of cxlab/sample, sorted
     h = hashlib.sha256()

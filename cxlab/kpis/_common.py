@@ -17,8 +17,17 @@ import pandas as pd
 from ..config import KpiOptions
 from ..errors import check_option, suggest
 
-REQUIRED_COLUMNS = ("interaction_id", "customer_id", "channel", "queue", "arrived_at", "wait_s", "talk_s",
-                    "hold_s", "acw_s", "abandoned", "transferred")
+REQUIRED_COLUMNS = ("interaction_id", "queue", "arrived_at", "wait_s", "talk_s", "abandoned")
+
+#: optional interactions columns the KPI code reads; absent ones are read as typed NULLs
+OPTIONAL_COLUMNS = {"customer_id": "VARCHAR", "channel": "VARCHAR", "hold_s": "DOUBLE", "acw_s": "DOUBLE",
+                    "transferred": "BOOLEAN", "reached_queue": "BOOLEAN", "resolved": "BOOLEAN",
+                    "contact_reason": "VARCHAR", "agent_id": "VARCHAR", "direction": "VARCHAR",
+                    "site": "VARCHAR"}
+
+#: columns never offered as a ``by`` segment
+NOT_SEGMENTS = ("interaction_id", "customer_id", "agent_id", "arrived_at", "wait_s", "talk_s", "hold_s", "acw_s",
+                "abandoned", "transferred", "reached_queue", "resolved")
 
 
 def coerce_options(options) -> KpiOptions:
@@ -114,6 +123,46 @@ def check_columns(types: dict) -> None:
         raise ValueError(f"interactions lack required column(s) {missing}; see cxlab.schema")
 
 
+def mapped_columns(src: InteractionsInput) -> set[str]:
+    """Columns of the source that carry data: present with at least one non-null value.
+
+    A column the loader added for an unmapped optional canonical column is all
+    null, so "present" alone does not mean "mapped". Handle-time parts and the
+    transfer flag count only on handled contacts (``NOT abandoned``): the
+    loader reads a null duration of an abandoned contact as 0, which says
+    nothing about handled ones.
+    """
+    return scan_meta(src)[2]
+
+
+def scan_meta(src: InteractionsInput) -> tuple:
+    """``(lo_us, hi_us, mapped columns)`` in one scan: the ``arrived_at`` range and :func:`mapped_columns`."""
+    types = src.types
+    opt = [c for c in OPTIONAL_COLUMNS if c in types]
+    present = {c for c in types if c not in OPTIONAL_COLUMNS}
+    handled_only = ("hold_s", "acw_s", "transferred")
+    parts = [f"COUNT({sql_ident(c)}) FILTER (WHERE NOT abandoned) AS {sql_ident(c)}" if c in handled_only
+             else f"COUNT({sql_ident(c)}) AS {sql_ident(c)}" for c in opt]
+    ts = timestamp_sql("arrived_at", types)
+    row = src.fetch(f"SELECT MIN(epoch_us({ts})) AS _lo, MAX(epoch_us({ts})) AS _hi"
+                    + "".join(f", {p}" for p in parts) + " FROM cx_input")
+    present |= {c for c in opt if int(row[c].iloc[0]) > 0}
+    lo, hi = row["_lo"].iloc[0], row["_hi"].iloc[0]
+    return (None, None, present) if pd.isna(lo) else (int(lo), int(hi), present)
+
+
+def queued_sql(types: dict) -> str:
+    """SQL: the contact reached a queue (``reached_queue`` null or absent = true)."""
+    return "COALESCE(reached_queue, TRUE)" if "reached_queue" in types else "TRUE"
+
+
+def column_sql(col: str, types: dict) -> str:
+    """The column, or a typed NULL under its name when the source lacks it."""
+    if col in types:
+        return sql_ident(col)
+    return f"CAST(NULL AS {OPTIONAL_COLUMNS.get(col, 'VARCHAR')}) AS {sql_ident(col)}"
+
+
 def timestamp_sql(col: str, types: dict) -> str:
     """SQL giving the column as TIMESTAMPTZ (microseconds); naive timestamps are read as UTC.
 
@@ -172,23 +221,36 @@ def time_bounds(src: InteractionsInput, types: dict) -> tuple:
     return (None, None) if pd.isna(lo) else (int(lo), int(hi))
 
 
-def source_sql(types: dict, keep, *, inbound_only: bool) -> str:
-    """Rows of cx_input with the kept columns, ``_t_us`` (epoch microseconds) and ``_inbound``."""
-    cols = ", ".join(sql_ident(c) for c in keep)
-    where = f" WHERE {inbound_sql(types)}" if inbound_only and "direction" in types else ""
-    return (f"SELECT {cols}, epoch_us({timestamp_sql('arrived_at', types)}) AS _t_us, {inbound_sql(types)} AS _inbound "
-            f"FROM cx_input{where}")
+def source_sql(types: dict, keep, *, inbound_only: bool, queued_only: bool = True) -> str:
+    """Rows of cx_input with the kept columns, ``_t_us`` (epoch microseconds), ``_inbound`` and ``_counted``.
+
+    ``_counted`` marks the contacts the KPIs count: inbound and reached a
+    queue. Kept columns the source lacks are typed NULLs. With
+    ``inbound_only`` only inbound rows are returned, and with ``queued_only``
+    as well only those that reached a queue.
+    """
+    cols = ", ".join(column_sql(c, types) for c in keep)
+    inbound, queued = inbound_sql(types), queued_sql(types)
+    conds = ([inbound] if inbound_only and "direction" in types else []) + (
+        [queued] if inbound_only and queued_only and "reached_queue" in types else [])
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
+    return (f"SELECT {cols}, epoch_us({timestamp_sql('arrived_at', types)}) AS _t_us, {inbound} AS _inbound, "
+            f"({inbound}) AND {queued} AS _counted FROM cx_input{where}")
 
 
 def contacts_sql(src_sql: str, *, windows: set[str], end_us, payload, split_inbound: bool) -> str:
     """The contact feature relation: ``src`` plus repeat-window columns and ``observed_after_s``.
 
     ``windows`` holds ``"any"`` and/or ``"same"``. LEAD/LAG run over
-    ``PARTITION BY customer_id[, channel] ORDER BY arrived_at``; two contacts
+    ``PARTITION BY customer_id[, channel] ORDER BY arrived_at`` (with
+    ``split_inbound`` also by ``_counted``, so outbound and never-queued
+    contacts are never repeats of counted ones). Contacts with a null
+    ``customer_id`` share a partition: consumers must ignore their repeat
+    fields (the FCR definition and :func:`contact_features` do); two contacts
     by the same customer with the same timestamp get a gap of 0 in both
     directions, so the result does not depend on how ties are sorted.
     """
-    inb = ", _inbound" if split_inbound else ""
+    inb = ", _counted" if split_inbound else ""
     win_cols, win_defs, feat = [], [], []
     for scope in sorted(windows):
         part = "customer_id" if scope == "any" else "customer_id, channel"

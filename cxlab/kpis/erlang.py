@@ -29,7 +29,7 @@ better model when abandonment is material.
 References
 ----------
 .. [1] Cisco / Genesys Erlang C worked example quoted in
-   ``KPI_DEFINITIONS.md`` (A = 10, AHT 180 s, T = 20 s).
+   ``docs/KPI_DEFINITIONS.md`` (A = 10, AHT 180 s, T = 20 s).
 .. [2] Garnett, O., Mandelbaum, A. & Reiman, M. (2002). Designing a call
    center with impatient customers. *Manufacturing & Service Operations
    Management* 4(3), 208-227.
@@ -182,7 +182,7 @@ def erlang_c(n, a):
 
     References
     ----------
-    KPI_DEFINITIONS.md, "Erlang C (what-if)".
+    docs/KPI_DEFINITIONS.md, "Erlang C (what-if)".
 
     Examples
     --------

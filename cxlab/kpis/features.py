@@ -17,12 +17,12 @@ from ._common import (
     check_timezone,
     coerce_options,
     contacts_sql,
+    scan_meta,
     source_sql,
     sql_number,
-    time_bounds,
     utc_offset_sql,
 )
-from .definitions import contact_flags
+from .definitions import contact_flags, not_measured
 
 __all__ = ["contact_features"]
 
@@ -45,10 +45,13 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
         Sorted by ``arrived_at, interaction_id``: ``interaction_id``,
         ``customer_id``, ``queue``, ``channel``, ``agent_id``, ``arrived_at``
         (UTC), ``date`` (local calendar day), ``wait_s``, ``handle_s`` (talk +
-        hold + acw, or talk + acw per ``aht_includes_hold``), ``talk_s``,
-        ``hold_s``, ``acw_s``, ``abandoned``, ``handled``, ``short_abandon``
-        (abandoned with wait < S), ``answered_within_t`` (answered with wait
-        <= T), ``transferred``, ``held`` (hold > 0), and
+        hold + acw, or talk + acw per ``aht_includes_hold``; NaN when a part
+        is not mapped), ``talk_s``, ``hold_s``, ``acw_s``, ``abandoned``,
+        ``handled``, ``short_abandon`` (abandoned with wait < S),
+        ``answered_within_t`` (answered with wait <= T), ``transferred``,
+        ``held`` (hold > 0), ``reached_queue`` (False for contacts that
+        ended in the IVR / self-service: they are not handled, not short
+        abandons, not answered within T, and have ``<NA>`` repeat fields), and
 
         * ``repeat_within_w`` (nullable boolean) — the same customer came
           back (inbound, handled or abandoned; any or same channel per
@@ -63,7 +66,15 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
 
         plus ``direction``, ``site``, ``contact_reason``, ``resolved`` when
         present. Outbound contacts have ``<NA>`` repeat fields and are never
-        repeats of inbound ones.
+        repeats of inbound ones. Columns the source does not map
+        (``customer_id``, ``channel``, ``hold_s``, ``acw_s``,
+        ``transferred``) are null; flags derived from them (``transferred``,
+        ``held``) are then nullable booleans (``<NA>``, never False).
+        Contacts without a customer id have ``<NA>`` repeat fields (their
+        repeats cannot be known).
+
+        ``attrs["not_measured"]`` names the per-contact KPIs that are not
+        measured and why (as :func:`cxlab.kpis.not_measured`).
 
     Notes
     -----
@@ -91,12 +102,15 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
     src = InteractionsInput(interactions)
     try:
         check_columns(src.types)
+        lo_us, hi_us, present = scan_meta(src)
         optional = [c for c in ("agent_id", "direction", "site", "contact_reason", "resolved") if c in src.types]
-        keep = sorted({*REQUIRED_COLUMNS, *optional} - {"arrived_at"})
-        lo_us, hi_us = time_bounds(src, src.types)
+        always = ("customer_id", "channel", "hold_s", "acw_s", "transferred", "reached_queue")
+        keep = sorted({*REQUIRED_COLUMNS, *always, *optional} - {"arrived_at"})
         contacts = contacts_sql(source_sql(src.types, keep, inbound_only=False), windows={scope}, end_us=hi_us,
                                  payload=None, split_inbound=True)
         offset = utc_offset_sql(timezone, lo_us, hi_us)
+        queued = "COALESCE(reached_queue, TRUE)"
+        known = "(_counted AND customer_id IS NOT NULL)"  # repeat fields only for counted, known customers
         cols = [
             "interaction_id", "customer_id", "queue", "channel",
             "agent_id" if "agent_id" in src.types else "CAST(NULL AS VARCHAR) AS agent_id",
@@ -106,15 +120,15 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
             f"CAST({f['handle']} AS DOUBLE) AS handle_s",
             "CAST(talk_s AS DOUBLE) AS talk_s", "CAST(hold_s AS DOUBLE) AS hold_s",
             "CAST(acw_s AS DOUBLE) AS acw_s",
-            "abandoned", f"{f['handled']} AS handled",
-            f"{f['short_abandon']} AS short_abandon",
-            f"{f['answered_within_t']} AS answered_within_t",
-            "transferred", "hold_s > 0 AS held",
-            f"CASE WHEN NOT _inbound THEN NULL WHEN {f['repeat_within_w']} THEN TRUE "
+            "abandoned", f"{queued} AND {f['handled']} AS handled",
+            f"{queued} AND {f['short_abandon']} AS short_abandon",
+            f"{queued} AND {f['answered_within_t']} AS answered_within_t",
+            "transferred", "hold_s > 0 AS held", f"{queued} AS reached_queue",
+            f"CASE WHEN NOT {known} THEN NULL WHEN {f['repeat_within_w']} THEN TRUE "
             f"WHEN {f['window_complete']} THEN FALSE ELSE NULL END AS repeat_within_w",
-            f"CASE WHEN NOT _inbound THEN NULL ELSE COALESCE(prev_{scope}_gap_s <= {w}, FALSE) END AS is_repeat",
-            f"CASE WHEN _inbound THEN _next_{scope}_us END AS next_contact_at",
-            f"CASE WHEN _inbound THEN {f['window_complete']} END AS repeat_window_complete",
+            f"CASE WHEN NOT {known} THEN NULL ELSE COALESCE(prev_{scope}_gap_s <= {w}, FALSE) END AS is_repeat",
+            f"CASE WHEN {known} THEN _next_{scope}_us END AS next_contact_at",
+            f"CASE WHEN {known} THEN {f['window_complete']} END AS repeat_window_complete",
             *[c for c in optional if c != "agent_id"],
         ]
         sql = f"SELECT {', '.join(cols)} FROM ({contacts}) ORDER BY _t_us, interaction_id"
@@ -126,6 +140,9 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
     out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
     for c in ("repeat_within_w", "is_repeat", "repeat_window_complete"):
         out[c] = out[c].astype("boolean")
-    for c in ("abandoned", "handled", "short_abandon", "answered_within_t", "transferred", "held"):
-        out[c] = out[c].astype(bool)
+    for c in ("abandoned", "handled", "short_abandon", "answered_within_t", "reached_queue", "transferred", "held"):
+        # a flag whose column is not mapped (or null on a row) stays <NA>: never read as False
+        out[c] = out[c].astype("boolean") if out[c].isna().any() else out[c].astype(bool)
+    out.attrs["not_measured"] = not_measured(present, options=o, staffing=False)
+    out.attrs["not_measured"].pop("occupancy", None)
     return out

@@ -21,8 +21,15 @@ Performance
 The executor runs two aggregations joined on the keys: a plain scan for the
 KPIs that need no repeat window and a windowed scan (``LEAD``/``LAG`` over
 ``PARTITION BY customer_id ORDER BY arrived_at``, carrying only the columns
-FCR needs). Parquet inputs are streamed by DuckDB (projection pushdown); the
-window sort is the dominant cost (``benchmarks/kpis.py``).
+FCR needs, and counting unknown customers), after one metadata scan (the
+``arrived_at`` range and which optional columns carry data). Parquet inputs
+are streamed by DuckDB (projection pushdown); the window sort is the
+dominant cost (``benchmarks/kpis.py``).
+
+Never-queued contacts (``reached_queue`` false) are read by the plain scan
+only to be counted as ``ivr_only`` (every other sum is ``FILTER (WHERE
+_counted)``); the windowed scan does not see them, so they are never
+repeats.
 """
 
 from __future__ import annotations
@@ -33,27 +40,39 @@ import numpy as np
 import pandas as pd
 
 from ..config import KpiOptions
-from ..errors import suggest
+from ..errors import NotEnoughData, suggest
 from ._common import (
-    REQUIRED_COLUMNS,
+    NOT_SEGMENTS,
     InteractionsInput,
     check_columns,
     check_timezone,
     coerce_options,
     contacts_sql,
     format_value,
+    scan_meta,
     source_sql,
     sql_ident,
     sql_quote,
-    time_bounds,
     timestamp_sql,
     utc_offset_sql,
 )
-from .definitions import PERIODS, kpi_definitions
+from .definitions import PERIODS, kpi_definitions, not_measured
 
-__all__ = ["kpi_table", "rollup"]
+__all__ = ["kpi_table", "rollup", "measured_kpis"]
 
-_UNITS = {d.name: (d.unit, d.scale, d.denominator is None) for d in kpi_definitions()}
+
+def _units() -> dict:
+    out = {}
+    for d in kpi_definitions():
+        out[d.name] = (d.unit, d.scale, d.denominator is None)
+        if d.name == "short_abandoned":
+            out["ivr_only"] = ("contacts", 1.0, True)
+    return out
+
+
+#: KPI name -> (unit, scale, is a count), in output column order
+_UNITS = _units()
+_IVR = "_ivr_only"
 
 
 def _split_by(by, types: dict) -> tuple[str | None, list[str]]:
@@ -66,7 +85,7 @@ def _split_by(by, types: dict) -> tuple[str | None, list[str]]:
     segments = [b for b in by if b not in PERIODS]
     for s in segments:
         if s not in types:
-            allowed = list(PERIODS) + [c for c in types if c not in REQUIRED_COLUMNS[4:]]
+            allowed = list(PERIODS) + [c for c in types if c not in NOT_SEGMENTS]
             raise ValueError(f"by: unknown period or column {s!r}{suggest(s, allowed)}; allowed: {allowed}")
     if len(set(by)) != len(by):
         raise ValueError(f"by has duplicates: {by}")
@@ -140,17 +159,26 @@ def _kpi_sql(types, *, period, segments, aliases, timezone, lo_us, hi_us) -> str
     keys = (["_p"] if period else []) + seg
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
 
-    def agg(items):
-        return [f"CAST(SUM({e}) AS BIGINT) AS {a}" if integer else f"SUM(CAST({e} AS DOUBLE)) AS {a}"
+    def agg(items, where=""):
+        flt = f" FILTER (WHERE {where})" if where else ""
+        return [f"CAST(SUM({e}){flt} AS BIGINT) AS {a}" if integer else f"SUM(CAST({e} AS DOUBLE)){flt} AS {a}"
                 for (e, integer), a in items]
 
-    plain = [(k, a) for k, a in aliases.items() if not _uses_window(k[0])]
-    windowed = [(k, a) for k, a in aliases.items() if _uses_window(k[0])]
-    base = ["abandoned", "acw_s", "hold_s", "talk_s", "transferred", "wait_s"]
-    src_all = source_sql(types, sorted({*base, *segments}), inbound_only=True)
+    any_window = any(_uses_window(k[0]) for k in aliases)
+
+    def in_window(expr: str) -> bool:  # the windowed scan reads customer_id anyway: count unknowns there
+        return _uses_window(expr) or (any_window and "customer_id" in expr)
+
+    plain = [(k, a) for k, a in aliases.items() if not in_window(k[0]) and a != _IVR]
+    windowed = [(k, a) for k, a in aliases.items() if in_window(k[0])]
+    base = ["abandoned", "acw_s", "customer_id", "hold_s", "talk_s", "transferred", "wait_s"]
+    plain_cols = {c for c in base if any(c in k[0] for k, _ in plain)} | {"abandoned", "wait_s"}
+    # never-queued contacts stay in the plain scan only to be counted as ivr_only
+    src_all = source_sql(types, sorted({*plain_cols, *segments}), inbound_only=True, queued_only=False)
     parts = []
-    if plain or not windowed:
-        parts.append(f"SELECT {', '.join(pkey + seg + agg(plain) or ['COUNT(*) AS _n'])} FROM ({src_all}){group}")
+    if True:  # the plain scan always runs: offered and ivr_only come from it
+        ivr = [f"CAST(COUNT(*) FILTER (WHERE NOT _counted) AS BIGINT) AS {_IVR}"]
+        parts.append(f"SELECT {', '.join(pkey + seg + agg(plain, '_counted') + ivr)} FROM ({src_all}){group}")
     if windowed:
         exprs = [k[0] for k, _ in windowed]
         used = sorted({c for c in base if any(c in e for e in exprs)} | set(segments))
@@ -174,7 +202,7 @@ def _kpi_sql(types, *, period, segments, aliases, timezone, lo_us, hi_us) -> str
     pexpr = "make_timestamp(_p * 1800000000)" if period == "interval" else _period_from_day(period, "_p")
     outer = [f"{pexpr} AS {sql_ident(period)}", *seg] + [
         f"CAST(SUM({a}) AS BIGINT) AS {a}" if integer else f"SUM({a}) AS {a}" for (_, integer), a in aliases.items()
-    ]
+    ] + [f"CAST(SUM({_IVR}) AS BIGINT) AS {_IVR}"]
     order = ", ".join([sql_ident(period)] + seg)
     return f"SELECT {', '.join(outer)} FROM ({stage1}) GROUP BY {order} ORDER BY {order}"
 
@@ -206,9 +234,9 @@ def kpi_table(
         IANA time zone that defines local periods.
     staffing : DataFrame, optional
         Canonical staffing (``interval_start``, ``queue``, ``interval_s``,
-        ``agents_staffed``); adds occupancy. Staffing can only be split by
-        period and ``queue``: with other segments occupancy is left out (with
-        a warning).
+        ``agents_staffed``); measures occupancy. Staffing can only be split
+        by period and ``queue``: with other segments occupancy is not
+        measured (with a warning).
     definitions : list of KpiOptions or dict, optional
         Sensitivity: compute the table under each definition (dicts override
         ``options``; an optional ``"label"`` key names the definition) and
@@ -222,26 +250,49 @@ def kpi_table(
         * keys: the period column (named as in ``by``: ``day``/``week``/
           ``month`` as datetime64 dates, ``interval`` as a local naive
           timestamp) and the segment columns;
-        * counts: ``offered``, ``handled``, ``abandoned``, ``short_abandoned``;
+        * counts: ``offered``, ``handled``, ``abandoned``,
+          ``short_abandoned``, ``ivr_only`` (inbound contacts with
+          ``reached_queue`` false: ended in the IVR / self-service; not
+          offered, not abandoned, in no rate) and ``no_customer_id``
+          (offered contacts whose ``customer_id`` is null: left out of FCR);
         * for each rate its ``<kpi>_num``, ``<kpi>_den`` and value:
           ``service_level_pct``, ``abandon_rate_pct``, ``asa_s``, ``aht_s``,
-          ``fcr_pct``, ``transfer_rate_pct``, ``hold_rate_pct`` and, with
-          staffing, ``occupancy_pct`` (value NaN where the denominator is 0).
+          ``att_s`` (average talk time), ``fcr_pct``, ``transfer_rate_pct``,
+          ``hold_rate_pct`` and ``occupancy_pct`` (value NaN where the
+          denominator is 0).
+
+        A KPI that cannot be measured — its column is not mapped (absent or
+        null on every handled contact), or, for occupancy, no staffing
+        table — has NaN numerator, denominator and value (never 0), and
+        ``attrs["not_measured"]`` maps its name to the reason, e.g.
+        ``{"transfer_rate": "column 'transferred' is not mapped"}`` (see
+        :func:`cxlab.kpis.not_measured`); with ``definitions``,
+        ``attrs["not_measured_by_definition"]`` holds one such dict per
+        label. A report can say "``no_customer_id`` contacts have no
+        customer id; FCR is over ``fcr_den`` handled contacts".
 
         :func:`rollup` re-aggregates it exactly.
+
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        A segment column of ``by`` is null on every row (not mapped).
+    ValueError
+        A required column is missing, an unknown ``by`` key or option.
 
     Notes
     -----
     Each value is ``scale * SUM(numerator) / SUM(denominator)`` with the
     expressions of :func:`kpi_definitions` (scale 100 for ``_pct``). Only
-    inbound contacts are counted. Handle time is attributed to the period in
-    which the contact arrived (occupancy at the ``interval`` grain is
-    approximate for contacts that run into the next interval).
+    inbound contacts that reached a queue are counted. Handle time is
+    attributed to the period in which the contact arrived (occupancy at the
+    ``interval`` grain is approximate for contacts that run into the next
+    interval).
 
     References
     ----------
-    KPI_DEFINITIONS.md (service level: Cisco UCCE/CUIC; ASA, AHT: Genesys;
-    FCR: SQM).
+    docs/KPI_DEFINITIONS.md (service level: Cisco UCCE/CUIC; ASA, AHT:
+    Genesys; FCR: SQM).
 
     Examples
     --------
@@ -264,15 +315,23 @@ def kpi_table(
     try:
         check_columns(src.types)
         period, segments = _split_by(by, src.types)
-        use_staffing = staffing is not None
+        use_staffing = staffing is not None and len(staffing) > 0
+        staffing_note = None
         if use_staffing:
             bad = [s for s in segments if s not in staffing.columns]
             if bad:
                 warnings.warn(f"occupancy left out: staffing cannot be split by {bad}", stacklevel=2)
                 use_staffing = False
-        defsets = [(label, [d for d in kpi_definitions(o) if use_staffing or d.name != "occupancy"])
+                staffing_note = f"staffing cannot be split by {bad}"
+        lo_us, hi_us, present = scan_meta(src)
+        unmapped = [s for s in segments if s not in present]
+        if unmapped:
+            raise NotEnoughData(f"interactions: cannot split by {unmapped}: the column is null on every row "
+                                "(not mapped)")
+        defsets = [(label, list(kpi_definitions(o)), _not_measured(present, o, use_staffing, staffing_note))
                    for label, o in sets]
-        all_defs = [d for _, ds in defsets for d in ds]
+        base_nm = _not_measured(present, coerce_options(options), use_staffing, staffing_note)
+        all_defs = [d for _, ds, _ in defsets for d in ds]
 
         # one aggregate per distinct expression (definitions share most of them)
         aliases: dict[tuple[str, bool], str] = {}
@@ -285,7 +344,6 @@ def kpi_table(
             if d.denominator is not None and d.denominator_relation == "contacts":
                 alias(d.denominator, d.integer_denominator)
 
-        lo_us, hi_us = time_bounds(src, src.types)
         sql = _kpi_sql(src.types, period=period, segments=segments, aliases=aliases, timezone=timezone,
                        lo_us=lo_us, hi_us=hi_us)
         raw = src.fetch(sql)
@@ -293,27 +351,77 @@ def kpi_table(
         src.close()
 
     keys = ([period] if period else []) + segments
-    for (_, integer), a in aliases.items():
+    for (_, integer), a in [*aliases.items(), (("", True), _IVR)]:
         raw[a] = raw[a].fillna(0).astype("int64" if integer else "float64")
     raw = _normalize_keys(raw, period)
     staff = _staffing_agg(staffing, period, segments, timezone) if use_staffing else None
 
     frames = []
-    for label, defs in defsets:
+    for label, defs, nm in defsets:
         out = raw[keys].copy()
         for d in defs:
             out[d.value_column if d.denominator is None else f"{d.name}_num"] = raw[
                 aliases[(d.numerator, d.integer_numerator)]].to_numpy()
             if d.denominator is not None and d.denominator_relation == "contacts":
                 out[f"{d.name}_den"] = raw[aliases[(d.denominator, d.integer_denominator)]].to_numpy()
+            if d.name == "short_abandoned":
+                out["ivr_only"] = raw[_IVR].to_numpy()
         if staff is not None:
             out = _merge_staffing(out, staff, keys)
+        for name in nm:  # not measured: NaN, never 0 or a substitute
+            out[f"{name}_num"] = np.nan
+            out[f"{name}_den"] = np.nan
         out = _finish(out, keys)
         if label is not None:
             out.insert(0, "definition", label)
         frames.append(out)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["not_measured"] = base_nm  # under ``options``
+    if definitions is not None:
+        out.attrs["not_measured_by_definition"] = {label: dict(nm) for label, _, nm in defsets}
+    return out
+
+
+def _not_measured(present, options, use_staffing: bool, staffing_note) -> dict[str, str]:
+    nm = not_measured(present, options=options, staffing=use_staffing)
+    if staffing_note and "occupancy" in nm:
+        nm["occupancy"] = staffing_note
+    return nm
+
+
+def measured_kpis(kpi_df: pd.DataFrame) -> list[str]:
+    """The KPI value columns of a KPI table that are measured (not in ``attrs["not_measured"]``, not all NaN).
+
+    Parameters
+    ----------
+    kpi_df : DataFrame
+        Output of :func:`kpi_table`, :func:`rollup` or
+        :func:`cxlab.kpis.kpi_table_from_aggregates`.
+
+    Returns
+    -------
+    list of str
+        Value columns (``service_level_pct``, ``asa_s``, ... and the counts)
+        in table order, for choosing what to plot or correlate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> k = pd.DataFrame({"offered": [3], "aht_num": [float("nan")], "aht_den": [float("nan")],
+    ...                   "aht_s": [float("nan")], "asa_num": [30.0], "asa_den": [2], "asa_s": [15.0]})
+    >>> k.attrs["not_measured"] = {"aht": "column 'acw_s' is not mapped"}
+    >>> measured_kpis(k)
+    ['offered', 'asa_s']
+    """
+    nm = set(kpi_df.attrs.get("not_measured", {}))
+    out = []
+    for name, (unit, _, is_count) in {**_UNITS, **_EXTRA_UNITS}.items():
+        col = name if is_count or unit is None else f"{name}_{unit}"
+        if name in nm or col not in kpi_df.columns or kpi_df[col].isna().all():
+            continue
+        out.append(col)
+    return out
 
 
 def _normalize_keys(df: pd.DataFrame, period: str | None) -> pd.DataFrame:
@@ -363,10 +471,20 @@ def _merge_staffing(out: pd.DataFrame, staff: pd.DataFrame, keys: list[str]) -> 
     return merged
 
 
+#: value columns of aggregate tables (cxlab.kpis.aggregates): name -> (unit, scale, is a count);
+#: unit None means the value column is the name itself (csat_mean, nps_points, ces_mean)
+_EXTRA_UNITS = {
+    "csat_mean": (None, 1.0, False),
+    "csat_top2": ("pct", 100.0, False),
+    "nps_points": (None, 1.0, False),
+    "ces_mean": (None, 1.0, False),
+}
+
+
 def _finish(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Compute values from num/den, order columns and sort by keys."""
     cols = list(keys)
-    for name, (unit, scale, is_count) in _UNITS.items():
+    for name, (unit, scale, is_count) in {**_UNITS, **_EXTRA_UNITS}.items():
         if is_count:
             if name in out:
                 cols.append(name)
@@ -375,9 +493,10 @@ def _finish(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         if num not in out or den not in out:
             continue
         d = out[den].astype(float)
+        value = name if unit is None else f"{name}_{unit}"
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[f"{name}_{unit}"] = np.where(d > 0, scale * out[num].astype(float) / d.where(d > 0, 1.0), np.nan)
-        cols += [num, den, f"{name}_{unit}"]
+            out[value] = np.where(d > 0, scale * out[num].astype(float) / d.where(d > 0, 1.0), np.nan)
+        cols += [num, den, value]
     out = out[cols]
     if keys:
         out = out.sort_values(keys, kind="mergesort", na_position="last")
@@ -403,7 +522,9 @@ def rollup(kpi_df: pd.DataFrame, *, by) -> pd.DataFrame:
     DataFrame
         Same columns as :func:`kpi_table` at the coarser grain: counts and
         ``_num``/``_den`` summed, each value recomputed as ``scale * num /
-        den`` — never an average of averages.
+        den`` — never an average of averages. A column that is NaN on every
+        row of a group (a KPI not measured) stays NaN, never 0; ``attrs``
+        (``not_measured`` ...) are carried over.
 
     Examples
     --------
@@ -439,14 +560,16 @@ def rollup(kpi_df: pd.DataFrame, *, by) -> pd.DataFrame:
         keys = ["definition", *keys]
     sums = [c for c in out.columns if c.endswith(("_num", "_den")) or (c in _UNITS and _UNITS[c][2])]
     order = {v: i for i, v in enumerate(pd.unique(out["definition"]))} if "definition" in keys else None
+    # min_count=1: a column that is NaN (not measured) on every row of a group stays NaN, never 0
     if keys:
-        g = out.groupby(keys, sort=True, dropna=False)[sums].sum().reset_index()
+        g = out.groupby(keys, sort=True, dropna=False)[sums].sum(min_count=1).reset_index()
     else:
-        g = out[sums].sum().to_frame().T
+        g = out[sums].sum(min_count=1).to_frame().T
     for c in sums:
-        if pd.api.types.is_integer_dtype(out[c].dtype):
+        if pd.api.types.is_integer_dtype(out[c].dtype) and not g[c].isna().any():
             g[c] = g[c].astype("int64")
     res = _finish(g, keys)
     if order is not None:
         res = res.sort_values("definition", key=lambda s: s.map(order), kind="mergesort").reset_index(drop=True)
+    res.attrs = {k: v for k, v in kpi_df.attrs.items()}
     return res

@@ -69,6 +69,12 @@ def truth(sim: Sim, aht: np.ndarray, short_days: np.ndarray) -> dict:
     w1, w0 = scores(res_with, post), scores(res_without, post)
     pilot_on = {k: w1[k] - w0[k] for k in w1}
     pilot_on["resolution_rate"] = float((res_with.mean() - res_without.mean()) * 100) if post.size else 0.0
+    # the agent's flag: true resolution, or a false positive (independent draw) on the truly unresolved;
+    # a contact the pilot resolves moves the flag only when it would not have been flagged anyway
+    fpr = r["flag_false_positive_rate"]
+    pilot_on["resolved_flag_rate"] = pilot_on["resolution_rate"] * (1 - fpr)
+    pilot_on["latent_s"] = (float(LATENT_MODEL["resolved"] * (res_with.mean() - res_without.mean()))
+                            if post.size else 0.0)
 
     lm = LATENT_MODEL
     h = np.flatnonzero(ans)
@@ -145,6 +151,17 @@ def truth(sim: Sim, aht: np.ndarray, short_days: np.ndarray) -> dict:
                              "random so 6 of 12 teams are treated)",
             "effect_on_resolution": PILOT["effect_on_resolution"] * 100,
             "effect_on_resolution_units": "probability points (x100)",
+            "effect_on_resolution_flag": PILOT["effect_on_resolution"] * 100 * (1 - RESOLUTION["flag_false_positive_rate"]),
+            "scales": {
+                "latent": "effect_on_resolution (nominal) and effect_on.resolution_rate (realized): true "
+                          "resolution, probability points; effect_on.latent_s: latent satisfaction S "
+                          "(LATENT_MODEL['resolved'] x the change in true resolution)",
+                "measured": "effect_on_resolution_flag (nominal) and effect_on.resolved_flag_rate (realized, "
+                            "expected over the false-positive draw): the agent's resolved flag that "
+                            "interactions.resolved records and the readout estimates, = (1 - "
+                            "flag_false_positive_rate) x the effect on true resolution; effect_on.csat_top2 / "
+                            "nps / ces_mean: the survey metrics",
+            },
             "effect_on": pilot_on,
             "effect_on_population": "handled contacts of treated teams from the pilot start, with vs "
                                     "without treatment, same random draws; downstream repeat contacts not "

@@ -137,6 +137,7 @@ def _interactions_table(sim: Sim, lo: int, hi: int) -> pa.Table:
         "acw_s": pa.array(c["acw"][sl].astype(np.float64)),
         "abandoned": pa.array(ab),
         "transferred": pa.array(c["transferred"][sl]),
+        "reached_queue": pa.array(np.ones(hi - lo, dtype=bool)),  # the sample simulates queued contacts only
         "contact_reason": _strings_by_code(REASON_NAMES, c["reason"][sl]),
         "resolved": pa.array(c["flag"][sl]),
         "site": _strings_by_code(SITES, ag.site[np.maximum(agent, 0)], mask=ab),
@@ -437,7 +438,8 @@ def write_sample(out_dir, *, seed: int = 20251, days: int = 365, contacts_per_da
 
 
 def _read_dir(path: Path) -> dict[str, pd.DataFrame]:
-    return {name: _to_pandas(pq.read_table(path / f"{name}.parquet")) for name in TABLES}
+    return {name: _to_pandas(pq.read_table(path / f"{name}.parquet")) for name in TABLES
+            if (path / f"{name}.parquet").exists()}  # the sample writes no aggregates table
 
 
 _MEMO: dict[tuple, dict[str, pd.DataFrame]] = {}
@@ -522,7 +524,7 @@ def load_sample(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1
     --------
     >>> t = load_sample(days=7, contacts_per_day=100)
     >>> t["interactions"].shape[1]
-    16
+    17
     """
     _check(seed, days, contacts_per_day)
     key = (int(seed), int(days), int(contacts_per_day))

@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "NotEnoughData",
+    "MailError",
     "StepError",
     "ParameterError",
     "DependencyError",
@@ -67,6 +68,10 @@ class NotEnoughData(DataError):
     instead of a failed step. The message completes "Skipped — <section>: …",
     e.g. ``"only 3 teams have a pilot arm (needs at least 4)"``.
     """
+
+
+class MailError(CxlabError, ValueError):
+    """The email cannot be built or sent safely (a bad header, an unsafe transport, a refused login)."""
 
 
 class StepError(CxlabError, RuntimeError):

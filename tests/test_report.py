@@ -70,7 +70,7 @@ def test_build_message_errors(tmp_path):
         mailer.build_message(tmp_path / "nope", to="a@b")
     empty = tmp_path / "r"
     empty.mkdir()
-    with pytest.raises(CxlabError, match="has no 07_brief.html"):
+    with pytest.raises(CxlabError, match="has no 07_brief.ipynb or 07_brief.html"):
         mailer.build_message(empty, to="a@b")
     run = make_run(tmp_path, "x")
     with pytest.raises(CxlabError, match="no recipients"):
@@ -80,10 +80,10 @@ def test_build_message_errors(tmp_path):
 def test_latest_symlink_resolves_to_the_run_id(tmp_path):
     run = make_run(tmp_path, "20250101T000000Z-aaaa")
     (run.parent / "latest").symlink_to(run.name)
-    msg = mailer.build_message(run.parent / "latest", to="a@b")
+    msg = mailer.build_message(run.parent / "latest", to="a@b", pdf=False, attach_run=True)
     assert "(20250101T000000Z-aaaa)" in msg["Subject"]
     assert [a.get_filename() for a in msg.iter_attachments()] == ["20250101T000000Z-aaaa.zip"]
-    assert mailer.build_message(run.parent, to="a@b")["Subject"] == msg["Subject"]  # reports/<name> means latest
+    assert mailer.build_message(run.parent, to="a@b", pdf=False)["Subject"] == msg["Subject"]  # reports/<name> means latest
 
 
 def test_zip_is_reproducible(tmp_path):
@@ -115,7 +115,8 @@ def test_send_to_local_smtp_server(tmp_path, monkeypatch):
     try:
         run = make_run(tmp_path, "20250101T000000Z-aaaa")
         monkeypatch.delenv(mailer.USER_ENV, raising=False)
-        mailer.send_run(run, to=["ops@example.com", "cfo@example.com"], smtp_host="127.0.0.1", port=port)
+        mailer.send_run(run, to=["ops@example.com", "cfo@example.com"], smtp_host="127.0.0.1", port=port,
+                        pdf=False, attach_run=True)
     finally:
         ctl.stop()
     assert len(sink.messages) == 1
@@ -124,7 +125,7 @@ def test_send_to_local_smtp_server(tmp_path, monkeypatch):
     msg = email.message_from_bytes(env.content, policy=policy.default)
     assert msg["Subject"] == "CX brief — demo (20250101T000000Z-aaaa)"
     html = msg.get_body(preferencelist=("html",)).get_content()
-    assert "<h1>Brief</h1>" in html
+    assert ">Brief</h1>" in html and "CSAT 80%" in html  # the email-safe body (inline styles)
     atts = list(msg.iter_attachments())
     assert [a.get_filename() for a in atts] == ["20250101T000000Z-aaaa.zip"]
     names = zipfile.ZipFile(io.BytesIO(atts[0].get_content())).namelist()

@@ -457,3 +457,82 @@ def test_make_notebooks_is_byte_identical_on_rerun(tmp_path, monkeypatch):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert results.load("", "02_plot")["slope"] == results.load("", "01_data")["mean"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".ipynb") == ["01_data.ipynb", "02_plot.ipynb"]
+
+
+# --------------------------------------------------------------------------- secrets in the run's config copy
+
+
+def test_config_copy_redacts_secrets_and_keeps_env_references(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("CXLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CX_DB_PASSWORD", "from-the-environment")
+    cfg = default_config(
+        sources={
+            "interactions": {"path": "postgresql://cx_reader:hunter2@db.example:5432/cc", "format": "duckdb",
+                             "table": "calls"},
+            "surveys": {"format": "duckdb", "query":
+                        "SELECT * FROM read_csv('https://u:s3cr3t-Pw@files.example/s.csv?token=tok-987&x=1') "
+                        "WHERE note <> 'password=pw-in-query' AND api_key = 'k-123'"},
+            "agents": {"path": "postgresql://cx:${CX_DB_PASSWORD}@db.example/cc", "format": "duckdb"},
+        },
+        config_dir=str(tmp_path),
+    )
+    text = cx_manifest.config_yaml(cfg)
+    for secret in ("hunter2", "s3cr3t-Pw", "tok-987", "pw-in-query", "k-123"):
+        assert secret not in text
+    data = yaml.safe_load(text)
+    assert data["sources"]["interactions"]["path"] == "postgresql://cx_reader:***@db.example:5432/cc"
+    assert data["sources"]["agents"]["path"] == "postgresql://cx:${CX_DB_PASSWORD}@db.example/cc"  # as written
+    assert "token=***&x=1" in data["sources"]["surveys"]["query"] and "api_key = '***'" in data["sources"]["surveys"]["query"]
+    # the run folder gets the redacted copy; its kernels read the full one, kept outside it (0600)
+    run_dir = tmp_path / "reports" / "demo" / "r1"
+    run_dir.mkdir(parents=True)
+    kernel_cfg = cx_manifest.write_run_config(run_dir, cfg)
+    assert (run_dir / "config.yaml").read_text() == text
+    assert kernel_cfg != run_dir / "config.yaml" and run_dir not in kernel_cfg.parents
+    assert kernel_cfg.stat().st_mode & 0o777 == 0o600
+    full = load_config(kernel_cfg)
+    assert full.sources["interactions"] == cfg.sources["interactions"] and full.sources["surveys"] == cfg.sources["surveys"]
+    assert full.sources["agents"].path == "postgresql://cx:from-the-environment@db.example/cc"  # expanded on load
+    assert cx_manifest.run_config_path(run_dir) == kernel_cfg
+    # a config without secrets: one copy, in the run folder
+    plain = tmp_path / "reports" / "demo" / "r2"
+    plain.mkdir()
+    assert cx_manifest.write_run_config(plain, default_config()) == plain / "config.yaml"
+    assert cx_manifest.run_config_path(plain) == plain / "config.yaml"
+
+
+def test_default_reports_dir_is_the_working_directorys(tmp_path, monkeypatch):
+    from cxlab.pipeline.discover import default_reports_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert default_reports_dir() == tmp_path / "reports"  # also in an editable install (REPO_ROOT has notebooks/)
+    assert (REPO_ROOT / "notebooks").is_dir()
+
+
+def test_env_references_are_expanded_on_load_and_kept_in_the_copy(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("CXLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CXTEST_DB_PASSWORD", "hunter2")
+    path = tmp_path / "c.yaml"
+    path.write_text("sources:\n  interactions: {path: 'postgresql://cx:${CXTEST_DB_PASSWORD}@db/cc', format: duckdb,"
+                    " table: calls}\ntitle: 'Center ${CXTEST_DB_PASSWORD}'\n")
+    cfg = load_config(path)
+    assert cfg.sources["interactions"].path == "postgresql://cx:hunter2@db/cc"  # what the loader connects with
+    text = cx_manifest.config_yaml(cfg)
+    assert "hunter2" not in text
+    data = yaml.safe_load(text)
+    assert data["sources"]["interactions"]["path"] == "postgresql://cx:${CXTEST_DB_PASSWORD}@db/cc"
+    assert data["title"] == "Center ${CXTEST_DB_PASSWORD}"
+    # the copy reloads to the same config (the kernels expand the reference again)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert cx_manifest.write_run_config(run_dir, cfg) == run_dir / "config.yaml"  # nothing literal to hide
+    again = load_config(run_dir / "config.yaml")
+    assert again.model_dump(exclude={"config_dir"}) == cfg.model_dump(exclude={"config_dir"})
+    monkeypatch.delenv("CXTEST_DB_PASSWORD")
+    with pytest.raises(ConfigError, match=r"sources.interactions.path refers to the environment variable "
+                                          r"\$\{CXTEST_DB_PASSWORD\}, which is not set"):
+        load_config(path)

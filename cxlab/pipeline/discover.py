@@ -47,7 +47,8 @@ def default_notebooks_dir() -> Path:
 
 
 def default_reports_dir() -> Path:
-    return REPO_ROOT / "reports" if (REPO_ROOT / "notebooks").is_dir() else Path.cwd() / "reports"
+    """``./reports`` of the working directory (as ``--help`` says), in an editable install too."""
+    return Path.cwd() / "reports"
 
 
 def discover(notebooks_dir=None) -> list[Step]:

@@ -26,6 +26,7 @@ from .._utils import atomic_write_json, atomic_write_text, sha256_file
 from ..config import RunConfig, cache_dir, load_config
 from ..errors import ConfigError, RunFailed, RunNotFound, suggest
 from . import manifest as _manifest
+from . import preflight as _preflight
 from ._common import BANNER_TAG, ERROR_ANCHOR, KERNEL_NAME, PAPERMILL_ERROR_TAG, error_where
 from .discover import (
     Step,
@@ -43,7 +44,6 @@ from .manifest import (
     RERUN_FAILED_DIR,
     RunResult,
     StepResult,
-    config_yaml,
     environment,
     latest_run,
     now_utc,
@@ -54,6 +54,16 @@ from .manifest import (
 )
 from .params import check_parameters, step_overrides, step_parameters
 from .render import render_html, run_header_html
+from .safety import (
+    RunInterrupted,
+    atomic_output,
+    interrupted,
+    interrupts,
+    kill_kernels,
+    register_kernel,
+    shielded,
+    write_error,
+)
 
 __all__ = ["run", "demo", "make_notebooks"]
 
@@ -138,7 +148,10 @@ def _mark_failure(out: Path, source: Path, ename: str, evalue: str, add_output: 
     """
     import nbformat
 
-    nb = nbformat.read(out if out.exists() else source, as_version=4)
+    try:
+        nb = nbformat.read(out, as_version=4)
+    except Exception:  # not written yet (or, before atomic writes, a truncated file): start from the source
+        nb = nbformat.read(source, as_version=4)
     nb.cells = [c for c in nb.cells if BANNER_TAG not in c.metadata.get("tags", [])]
     if nb.cells and PAPERMILL_ERROR_TAG in nb.cells[0].metadata.get("tags", []) and "href" in nb.cells[0].source:
         nb.cells.pop(0)
@@ -171,7 +184,10 @@ def _mark_failure(out: Path, source: Path, ename: str, evalue: str, add_output: 
     banner.metadata["tags"] = [BANNER_TAG]
     nb.cells.insert(0, banner)
     nb.metadata.setdefault("cxlab", {})["error"] = error
-    nbformat.write(nb, out)
+    try:
+        atomic_write_text(out, nbformat.writes(nb) + "\n")
+    except OSError as exc:
+        raise (write_error(exc, out) or exc) from None
     return error
 
 
@@ -193,6 +209,9 @@ def _kernel_manager_class():
             async def start_kernel(self, **kw):
                 env = dict(kw.pop("env", None) or os.environ)
                 env.pop("MPLBACKEND", None)
+                if interrupted() is not None:  # no new kernel once the run is stopping
+                    raise RuntimeError("the run is being stopped")
+                register_kernel(self)  # before the process starts: an interrupt mid-start still finds it
                 return await super().start_kernel(env=env, **kw)
 
         _KERNEL_MANAGER = ReportKernelManager
@@ -209,7 +228,7 @@ def _execute(step: Step, params: dict | None, out: Path, cwd: Path, timeout: flo
     try:
         papermill.execute_notebook(
             str(step.path),
-            str(out),
+            atomic_output(out),  # every save: temporary file, then os.replace
             parameters=params,
             kernel_name=KERNEL_NAME,
             progress_bar=progress_bar,
@@ -226,17 +245,32 @@ def _execute(step: Step, params: dict | None, out: Path, cwd: Path, timeout: flo
     except PapermillExecutionError as exc:
         seconds = time.perf_counter() - t0
         return seconds, _mark_failure(out, step.path, exc.ename, str(exc.evalue), add_output=False)
+    except OSError as exc:
+        if (werr := write_error(exc, out)) is not None:  # disk full / read-only: the run cannot go on
+            raise werr from None
+        seconds = time.perf_counter() - t0
+        return seconds, _mark_failure(out, step.path, type(exc).__name__, str(exc), add_output=True)
     except CellTimeoutError:
         seconds = time.perf_counter() - t0
         msg = f"the cell did not finish within the {timeout:g} s cell timeout"
         return seconds, _mark_failure(out, step.path, "CellTimeoutError", msg, add_output=True)
     except DeadKernelError:
         seconds = time.perf_counter() - t0
+        if (sig := interrupted()) is not None:
+            return seconds, _mark_failure(out, step.path, "RunInterrupted", _interrupt_message(sig), add_output=True)
         msg = "the kernel died while running the cell (killed, out of memory, or crashed)"
         return seconds, _mark_failure(out, step.path, "DeadKernelError", msg, add_output=True)
     except Exception as exc:  # kernel did not start, unreadable notebook, ...
+        if (werr := write_error(exc, out)) is not None:
+            raise werr from None
         seconds = time.perf_counter() - t0
+        if (sig := interrupted()) is not None:
+            return seconds, _mark_failure(out, step.path, "RunInterrupted", _interrupt_message(sig), add_output=True)
         return seconds, _mark_failure(out, step.path, type(exc).__name__, str(exc), add_output=True)
+
+
+def _interrupt_message(sig: RunInterrupted) -> str:
+    return f"the run was stopped by {sig.signame} while this step ran"
 
 
 def _progress_bar(step: Step, quiet: bool):
@@ -244,9 +278,16 @@ def _progress_bar(step: Step, quiet: bool):
 
 
 def _schedule(steps: list[Step], jobs: int, execute: Callable[[Step], StepResult],
-              skip: Callable[[Step, list[str]], StepResult], report: Callable[[StepResult], None]) -> dict[str, StepResult]:
-    """Run ``steps`` respecting ``depends_on``; dependents of a failure are skipped."""
-    done: dict[str, StepResult] = {}
+              skip: Callable[[Step, list[str]], StepResult], report: Callable[[StepResult], None],
+              done: dict[str, StepResult] | None = None) -> dict[str, StepResult]:
+    """Run ``steps`` respecting ``depends_on``; dependents of a failure are skipped.
+
+    ``done`` (filled as steps finish) lets the caller see the finished steps
+    when the run is interrupted. On an interrupt or a fatal write error with
+    ``jobs > 1``, queued steps are cancelled, the running kernels killed and
+    the running steps given a moment to record their failure.
+    """
+    done = {} if done is None else done
     pending = list(steps)
     selected = {s.stem for s in steps}
 
@@ -291,8 +332,29 @@ def _schedule(steps: list[Step], jobs: int, execute: Callable[[Step], StepResult
                     report(done[s.stem])
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
+            with shielded(), _quiet_papermill():  # nbclient would log "Kernel died ..." per killed kernel
+                kill_kernels()
+                finished, _ = wait(running, timeout=30)
+                for fut in finished:
+                    if not fut.cancelled() and fut.exception() is None:
+                        done[running[fut].stem] = fut.result()
             raise
     return done
+
+
+class _quiet_papermill:
+    """Silence papermill's logger for a block (the worker threads' messages about the kernels we killed)."""
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("papermill")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.CRITICAL + 1)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+        return False
 
 
 def _resolve_config(config, config_path) -> tuple[RunConfig, bool]:
@@ -357,10 +419,33 @@ def run(
     ------
     ParameterError, DependencyError, ConfigError
         Before any kernel starts and before the run folder is created.
+    PreflightFailed
+        The checks of ``cxlab validate`` failed (:mod:`cxlab.pipeline.preflight`:
+        the interactions accept 0 rows, none falls in the window, the
+        ``cx_metric`` has no value in the window, a column parameter names a
+        column the data lacks); also before any kernel and any folder.
+    SourceError
+        A source cannot be read (the preflight loads the data first).
     RunFailed
         A step failed: its HTML shows the error at the top, dependents were
         skipped, the folder holds ``FAILED`` and ``latest`` did not move.
         ``exc.result`` is the :class:`RunResult`.
+    RunInterrupted
+        SIGTERM or SIGINT: kernels killed, the run marked failed (manifest
+        ``status: failed``, ``interrupted``, the finished steps, ``not_run``;
+        ``FAILED``), ``latest`` untouched.
+    RunWriteError
+        A file of the run could not be written (disk full, read-only): the
+        run is marked failed as far as the disk allows (``FAILED`` is written
+        when the run starts and removed only on success).
+
+    Notes
+    -----
+    Every notebook (each papermill save), HTML, JSON and the manifest is
+    written atomically: a temporary file in the same folder, then
+    ``os.replace``. ``latest`` moves only to a run that started later than the
+    run it points at. Re-runs (``only``) skip the preflight: they use the
+    run's own config on data already checked.
     """
     t0 = time.perf_counter()
     cfg, explicit = _resolve_config(config, config_path)
@@ -377,11 +462,11 @@ def run(
                       run_id=run_id, jobs=int(jobs), timeout=timeout, quiet=quiet, t0=t0)
 
     check_parameters(cfg, all_steps, all_steps)
+    checked = _preflight.check(cfg, all_steps)  # the plan; PreflightFailed before any kernel starts
     run_id = run_id or _manifest.new_run_id()
     run_dir = (name_dir / run_id).resolve()
-    run_dir.mkdir(parents=True, exist_ok=False)
-    atomic_write_text(run_dir / CONFIG_COPY, config_yaml(cfg))
-    started = now_utc()
+    started = now_utc(precise=True)
+    _create_run_dir(run_dir)
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "cxlab_version": __version__,
@@ -390,54 +475,151 @@ def run(
             "started_at": started, "finished_at": None, "wall_s": None, "jobs": int(jobs), "timeout_s": timeout,
         },
         "environment": environment(),
-        "config": {"file": CONFIG_COPY, "sha256": sha256_file(run_dir / CONFIG_COPY)},
+        "config": {"file": CONFIG_COPY, "sha256": None},
         "inputs": run_inputs(cfg),
         "window": cfg.window.model_dump(mode="json"),
         "cx_metric": cfg.cx_metric,
         "kpis": cfg.kpis.model_dump(mode="json"),
+        "plan": checked.plan_manifest(),
         "data_summary": {},
         "steps": [],
         "failed": [],
         "skipped": [],
         "reruns": [],
     }
-    atomic_write_json(run_dir / MANIFEST, manifest)
-
-    try:
-        done = _run_steps(cfg, all_steps, run_dir, nb_dir, run_id, jobs=int(jobs), timeout=timeout, quiet=quiet)
-    except BaseException as exc:  # interrupted: the folder must not look good
-        manifest["run"].update(status="failed", finished_at=now_utc(), wall_s=round(time.perf_counter() - t0, 3),
-                               interrupted=type(exc).__name__)
-        atomic_write_json(run_dir / MANIFEST, manifest)
-        atomic_write_text(run_dir / FAILED_MARKER, f"run interrupted: {type(exc).__name__}\n")
-        raise
-
+    done: dict[str, StepResult] = {}
+    running: dict[str, Path] = {}
+    progress = _Progress(len(all_steps), quiet)
+    with interrupts():
+        try:
+            # FAILED first, removed only when the run succeeds: a folder whose run was killed (SIGKILL,
+            # power loss) or became read-only mid-run can never look good
+            atomic_write_text(run_dir / FAILED_MARKER, f"run {run_id} started at {started} and has not finished "
+                              "(still running, or stopped before it could clean up)\n")
+            kernel_config = _manifest.write_run_config(run_dir, cfg)  # config.yaml, secrets redacted
+            manifest["config"]["sha256"] = sha256_file(run_dir / CONFIG_COPY)
+            manifest["config"]["redacted"] = kernel_config != run_dir / CONFIG_COPY
+            atomic_write_json(run_dir / MANIFEST, manifest)
+            for line in checked.skipped_lines():
+                progress.note(line)
+            _run_steps(cfg, all_steps, run_dir, nb_dir, run_id, jobs=int(jobs), timeout=timeout, quiet=quiet,
+                       progress=progress, done=done, running=running, config_path=kernel_config)
+        except BaseException as exc:  # interrupted, or nothing more can be written: the folder must not look good
+            with shielded():
+                _abort(exc, manifest, run_dir, all_steps, done, running, t0)
+            raise _why_stopped(exc, run_dir) from None
     steps = [done[s.stem] for s in sorted(all_steps, key=lambda s: s.number)]
     status = "ok" if all(s.ok for s in steps) else "failed"
     wall = time.perf_counter() - t0
-    manifest["run"].update(status=status, finished_at=now_utc(), wall_s=round(wall, 3))
+    manifest["run"].update(status=status, finished_at=now_utc(precise=True), wall_s=round(wall, 3))
     manifest["steps"] = [s.to_manifest(run_dir) for s in steps]
     manifest["failed"] = [s.step for s in steps if s.status == "failed"]
     manifest["skipped"] = [s.step for s in steps if s.status == "skipped"]
     manifest["data_summary"] = safe_summary(run_dir, cfg)
-    atomic_write_json(run_dir / MANIFEST, manifest)
     result = RunResult(run_id, run_dir, status, steps, wall)
+    try:
+        if status != "ok":
+            write_failed_marker(run_dir, steps)  # the marker first: a folder without it must be good
+        atomic_write_json(run_dir / MANIFEST, manifest)
+        if status == "ok":
+            (run_dir / FAILED_MARKER).unlink(missing_ok=True)
+    except OSError as exc:
+        werr = write_error(exc) or exc
+        _best_effort_failed(run_dir, manifest, f"the run could not record its result: {werr}")
+        raise werr from None
     if status != "ok":
-        write_failed_marker(run_dir, steps)
         raise RunFailed(result)
-    _manifest.point_latest(name_dir, run_id)
+    moved = _manifest.point_latest_if_newer(name_dir, run_id, started)
+    if not moved:
+        progress.note(f"note: 'latest' stays at a run that started after this one ({latest_run(name_dir).name})")
     return result
+
+
+def _create_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise ConfigError(f"run folder {run_dir} exists already; choose another run id") from None
+    except OSError as exc:
+        raise (write_error(exc, run_dir) or exc) from None
+
+
+def _why_stopped(exc: BaseException, run_dir: Path) -> BaseException:
+    """The exception the caller sees: the signal, a one-line write error, or the original."""
+    if isinstance(exc, RunInterrupted):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):  # a SIGINT outside our handler (a thread, a library)
+        return RunInterrupted(2)
+    werr = write_error(exc)
+    return werr if werr is not None else exc
+
+
+def _abort(exc: BaseException, manifest: dict, run_dir: Path, all_steps: list[Step],
+           done: dict[str, StepResult], running: dict[str, Path], t0: float) -> None:
+    """Mark an interrupted or unwritable run failed: kernels killed, finished steps kept, FAILED written."""
+    kill_kernels()
+    sig = exc if isinstance(exc, RunInterrupted) else (RunInterrupted(2) if isinstance(exc, KeyboardInterrupt) else None)
+    werr = write_error(exc)
+    if sig is not None:
+        why = f"run interrupted by {sig.signame}"
+    elif werr is not None:
+        why = f"run stopped: {werr}"
+    else:
+        why = f"run stopped: {type(exc).__name__}: {exc}"
+    by_stem = {s.stem: s for s in all_steps}
+    for stem, out in list(running.items()):  # the step(s) cut short (serial runs: the main thread was in it)
+        if stem in done:
+            continue
+        step = by_stem[stem]
+        error = {"cell": None, "source": "", "ename": type(sig or werr or exc).__name__, "evalue": why}
+        if werr is None:
+            try:
+                error = _mark_failure(out, step.path, error["ename"], why, add_output=True)
+            except Exception:
+                pass
+        done[stem] = StepResult(stem, step.number, "failed", 0.0, out if out.exists() else None, None, error)
+    steps = [done[s.stem] for s in sorted(all_steps, key=lambda s: s.number) if s.stem in done]
+    manifest["run"].update(status="failed", finished_at=now_utc(precise=True),
+                           wall_s=round(time.perf_counter() - t0, 3), stopped=why)
+    if sig is not None:
+        manifest["run"]["interrupted"] = sig.signame
+    manifest["steps"] = [s.to_manifest(run_dir) for s in steps]
+    manifest["failed"] = [s.step for s in steps if s.status == "failed"]
+    manifest["skipped"] = [s.step for s in steps if s.status == "skipped"]
+    manifest["not_run"] = [s.stem for s in sorted(all_steps, key=lambda s: s.number) if s.stem not in done]
+    lines = [why] + [f"{s.step}: {s.error_summary()}" for s in steps if s.status != "ok"]
+    _best_effort_failed(run_dir, manifest, "\n".join(lines))
+
+
+def _best_effort_failed(run_dir: Path, manifest: dict, text: str) -> None:
+    """Write FAILED (first) and the failed manifest; on a full disk as much of it as fits."""
+    manifest["run"]["status"] = "failed"
+    try:
+        atomic_write_text(run_dir / FAILED_MARKER, text.rstrip("\n") + "\n")
+    except OSError:
+        try:  # no room for a temporary file: a marker of zero bytes still says "failed"
+            (run_dir / FAILED_MARKER).touch()
+        except OSError:
+            pass
+    try:
+        atomic_write_json(run_dir / MANIFEST, manifest)
+    except OSError:
+        pass  # the FAILED marker (or the missing "ok") already tells readers this run is not good
 
 
 def _run_steps(cfg: RunConfig, steps: list[Step], run_dir: Path, nb_dir: Path, run_id: str, *,
                jobs: int, timeout: float, quiet: bool, out_dir: Path | None = None,
-               progress: _Progress | None = None) -> dict[str, StepResult]:
+               progress: _Progress | None = None, done: dict[str, StepResult] | None = None,
+               running: dict[str, Path] | None = None, config_path: Path | None = None) -> dict[str, StepResult]:
     out_dir = out_dir or run_dir
+    config_path = config_path or _manifest.run_config_path(run_dir)
     progress = progress or _Progress(len(steps), quiet)
+    running = {} if running is None else running
 
     def execute(step: Step) -> StepResult:
-        params = step_parameters(cfg, step, run_dir)
+        params = step_parameters(cfg, step, run_dir, config_path)
         out = out_dir / f"{step.stem}.ipynb"
+        running[step.stem] = out
         seconds, error = _execute(step, params, out, nb_dir, timeout, _progress_bar(step, quiet))
         status = "failed" if error else "ok"
         html_path = out.with_suffix(".html")
@@ -445,6 +627,8 @@ def _run_steps(cfg: RunConfig, steps: list[Step], run_dir: Path, nb_dir: Path, r
             header = run_header_html(cfg, run_id=run_id, step=step.stem, status=status, error=error)
             render_html(out, html_path, header_html=header)
         except Exception as exc:  # rendering broke: the step is not deliverable
+            if (werr := write_error(exc, html_path)) is not None:
+                raise werr from None
             html_path = None
             if error is None:
                 error = {"cell": None, "source": "", "ename": type(exc).__name__,
@@ -457,7 +641,7 @@ def _run_steps(cfg: RunConfig, steps: list[Step], run_dir: Path, nb_dir: Path, r
         return StepResult(step.stem, step.number, "skipped", 0.0, None, None, None, because,
                           step_overrides(cfg, step))
 
-    return _schedule(steps, jobs, execute, skip, progress.report)
+    return _schedule(steps, jobs, execute, skip, progress.report, done=done)
 
 
 # --------------------------------------------------------------------------- only: re-run steps
@@ -480,7 +664,7 @@ def _rerun(cfg: RunConfig, explicit: bool, all_steps: list[Step], selected: list
     manifest_path = run_dir / MANIFEST
     if not manifest_path.is_file() or not (run_dir / CONFIG_COPY).is_file():
         raise RunNotFound(f"{run_dir} is not a run folder (no {MANIFEST} or {CONFIG_COPY})")
-    stored = load_config(run_dir / CONFIG_COPY)
+    stored = load_config(_manifest.run_config_path(run_dir))  # the unredacted copy when the run has one
     if explicit and cfg.model_dump(exclude={"config_dir"}) != stored.model_dump(exclude={"config_dir"}):
         raise ConfigError(
             f"the config differs from the one run {run_id} used ({run_dir / CONFIG_COPY}); "
@@ -503,13 +687,16 @@ def _rerun(cfg: RunConfig, explicit: bool, all_steps: list[Step], selected: list
                     shutil.copy2(f, dest)
 
     progress = _Progress(len(selected), quiet)
-    try:
-        done = _run_steps(stored, selected, run_dir, nb_dir, run_id, jobs=jobs, timeout=timeout, quiet=quiet,
-                          progress=progress)
-    except BaseException:
-        if backup:
-            _restore(backup, run_dir, selected)
-        raise
+    with interrupts():
+        try:
+            done = _run_steps(stored, selected, run_dir, nb_dir, run_id, jobs=jobs, timeout=timeout, quiet=quiet,
+                              progress=progress)
+        except BaseException as exc:  # interrupted or unwritable: the run keeps what it had
+            with shielded():
+                kill_kernels()
+                if backup:
+                    _restore(backup, run_dir, selected)
+            raise _why_stopped(exc, run_dir) from None
     results = [done[s.stem] for s in selected]
     failed = [r for r in results if r.status != "ok"]
     if backup:
@@ -563,9 +750,7 @@ def _rerun(cfg: RunConfig, explicit: bool, all_steps: list[Step], selected: list
         raise RunFailed(result)
     if status == "ok":
         (run_dir / FAILED_MARKER).unlink(missing_ok=True)
-        current = latest_run(name_dir)
-        if current is None or current.name <= run_id:
-            _manifest.point_latest(name_dir, run_id)
+        _manifest.point_latest_if_newer(name_dir, run_id, manifest["run"].get("started_at"))
     else:
         write_failed_marker(run_dir, steps)
     return RunResult(run_id, run_dir, status, steps, wall)

@@ -145,8 +145,9 @@ def new_run_id() -> str:
     return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def now_utc(precise: bool = False) -> str:
+    """The current UTC time, ISO 8601 (``precise``: with microseconds, to order runs started together)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 def _rel(path: Path | None, base: Path) -> str | None:
@@ -158,13 +159,83 @@ def _rel(path: Path | None, base: Path) -> str | None:
         return str(path)
 
 
-def config_yaml(config: RunConfig) -> str:
+def _config_data(config: RunConfig, *, redact: bool) -> dict:
+    """The config as the run records it: ``${NAME}`` references as written, secrets redacted."""
+    from ..redact import redact_config
+
     data = config.model_dump(mode="json")
+    for path, text in getattr(config, "env_refs", {}).items():
+        node = data
+        for key in path[:-1]:
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if isinstance(node, dict) and path[-1] in node or isinstance(node, list) and path[-1] < len(node):
+            node[path[-1]] = text
+    return redact_config(data) if redact else data
+
+
+def config_yaml(config: RunConfig, *, redact: bool = True) -> str:
+    """The ``config.yaml`` copied into a run: the validated config, secrets redacted.
+
+    Passwords in URLs / DSNs and ``password=``, ``token=``, ``secret``,
+    ``api_key`` values in source queries, paths and options are replaced by
+    ``***`` (:func:`cxlab.redact.redact_secrets`); ``${ENV}``
+    references are kept as written, so secrets belong in environment
+    variables. Reloading the copy gives the same config apart from the
+    redacted values.
+    """
+    data = _config_data(config, redact=redact)
     # Relative source paths resolve against config_dir; keep them resolving
     # the same way when notebooks load the copy from the run folder.
     data["config_dir"] = config.config_dir or os.getcwd()
-    header = f"# cxlab {__version__} run config (the exact config this run used)\n"
+    header = (f"# cxlab {__version__} run config (the exact config this run used"
+              f"{'; secrets redacted as ***' if redact else ''})\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def private_config_path(run_dir) -> Path:
+    """Where the run keeps the unredacted config its kernels load, outside the run folder.
+
+    Only written when :func:`config_yaml` redacted something: the run folder
+    (which may be zipped and emailed) holds the redacted copy, the kernels
+    read this one (``<cache>/run-configs/<hash of the run folder>.yaml``,
+    mode 0600).
+    """
+    from ..config import cache_dir
+
+    key = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:24]
+    return cache_dir() / "run-configs" / f"{key}.yaml"
+
+
+def write_run_config(run_dir: Path, config: RunConfig) -> Path:
+    """Write ``config.yaml`` (secrets redacted) into the run; return the path kernels should load.
+
+    When nothing needed redacting that is the run's own copy; otherwise the
+    unredacted config goes to :func:`private_config_path` (0600) and that
+    path is returned.
+    """
+    text = config_yaml(config)
+    atomic_write_text(run_dir / CONFIG_COPY, text)
+    private = private_config_path(run_dir)
+    if _config_data(config, redact=True) == _config_data(config, redact=False):
+        # nothing was redacted: the kernels read the run's own copy
+        private.unlink(missing_ok=True)
+        return run_dir / CONFIG_COPY
+    full = config_yaml(config, redact=False)
+    private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(full)
+    return private
+
+
+def run_config_path(run_dir: Path) -> Path:
+    """The config a run's kernels load: the private unredacted copy if the run has one, else ``config.yaml``."""
+    private = private_config_path(run_dir)
+    return private if private.is_file() else Path(run_dir) / CONFIG_COPY
 
 
 def latest_run(name_dir) -> Path | None:
@@ -199,6 +270,54 @@ def point_latest(name_dir: Path, run_id: str) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _started_at(run_dir: Path):
+    """``run.started_at`` of a run folder's manifest as a datetime, or None when unreadable."""
+    try:
+        text = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))["run"]["started_at"]
+        return _parse_time(text)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _parse_time(text):
+    if text is None:
+        return None
+    t = dt.datetime.fromisoformat(str(text))
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def point_latest_if_newer(name_dir: Path, run_id: str, started_at) -> bool:
+    """Move ``latest`` to ``run_id`` only if it started later than the run ``latest`` points at.
+
+    Two runs that overlap finish in any order; ``latest`` must end at the one
+    that started last, never move back to an older run. The check and the
+    move happen under an exclusive lock on ``<name_dir>/.latest.lock`` (POSIX
+    ``flock``; without it, the check and move are still each atomic).
+
+    Returns
+    -------
+    bool
+        Whether ``latest`` now points at ``run_id``.
+    """
+    name_dir = Path(name_dir)
+    mine = _parse_time(started_at)
+    lock_path = name_dir / ".latest.lock"
+    with open(lock_path, "a+b") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            pass
+        current = latest_run(name_dir)
+        if current is not None and current.name != run_id:
+            theirs = _started_at(current)
+            if theirs is not None and mine is not None and theirs > mine:
+                return False
+        point_latest(name_dir, run_id)
+        return True
 
 
 def run_inputs(config: RunConfig) -> dict:

@@ -62,9 +62,10 @@ def check_parameters(config: RunConfig, steps: list[Step], all_steps: list[Step]
         raise ParameterError("notebook parameters are invalid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def step_parameters(config: RunConfig, step: Step, run_dir: Path) -> dict:
+def step_parameters(config: RunConfig, step: Step, run_dir: Path, config_path: Path | None = None) -> dict:
+    """The parameters injected into ``step``: the common block (``config_path`` = the run's config) plus overrides."""
     params = {
-        "config_path": str(run_dir / CONFIG_COPY),
+        "config_path": str(config_path or run_dir / CONFIG_COPY),
         "run_dir": str(run_dir),
         "cx_metric": config.cx_metric,
         "window_start": config.window.start.isoformat(),

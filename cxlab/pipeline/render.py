@@ -56,7 +56,9 @@ def run_header_html(config: RunConfig, *, run_id: str, step: str, status: str, e
             f'<a href="#{ERROR_ANCHOR}">Go to the error</a>. Output after it was not computed; '
             "steps that depend on this one were skipped.</div>"
         )
-    parts.append(f"<h1>{e(config.title)}</h1>")
+    from ..redact import redact_secrets
+
+    parts.append(f"<h1>{e(redact_secrets(config.title))}</h1>")
     rows = [
         ("run", f"{config.name} / {run_id}"),
         ("step", step),

@@ -24,13 +24,7 @@ __all__ = [
     "flatten_headlines",
     "brief_headline",
     "weekly_trend",
-    "top_drivers",
-    "what_if_summary",
-    "verdict_summary",
-    "operations_snapshot",
     "caveats",
-    "data_health",
-    "definitions_used",
 ]
 
 
@@ -182,23 +176,14 @@ def privacy_scan(folder: str | os.PathLike, needles, *, pattern: str = "*.html")
 # Each helper reads only what the steps recorded (``cxlab.results.load``) and
 # returns a small frame or sentence; a section whose step did not record its
 # result says so instead of failing, so a partial run still gets a brief.
-
-_METRIC_LABEL = {"csat": "CSAT", "nps": "NPS", "ces": "CES"}
-
+# The brief's story (summary, levers, verdict, what changed) is in
+# :mod:`cxlab.brief.compose`.
 
 def _get(results: dict, step_prefix: str, key: str, default=None):
     for step, rec in results.items():
         if step.startswith(step_prefix) and isinstance(rec, dict) and key in rec:
             return rec[key]
     return default
-
-
-def _fmt_ci(v, lo, hi, digits=1, unit=""):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if lo is None or hi is None or any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
-        return f"{v:.{digits}f}{unit}"
-    return f"{v:.{digits}f}{unit} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def brief_headline(results: dict) -> dict:
@@ -237,109 +222,31 @@ def weekly_trend(results: dict) -> pd.DataFrame:
     return df.sort_values("week").reset_index(drop=True)
 
 
-def top_drivers(results: dict, k: int = 3) -> pd.DataFrame:
-    """The top ``k`` drivers from step 5 with their importance share and rank intervals."""
-    rows = _get(results, "05", "top_drivers", None) or _get(results, "05", "drivers", []) or []
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=["rank", "driver", "share of explained variance", "rank interval"])
-    df = df.sort_values("rank").head(k)
-    return pd.DataFrame({
-        "rank": df["rank"].astype(int),
-        "driver": df["driver"],
-        "share of explained variance": [
-            _fmt_ci(100 * s, 100 * lo, 100 * hi, 0, "%") for s, lo, hi in
-            zip(df["share"], df.get("share_ci_low", df["share"]), df.get("share_ci_high", df["share"]))
-        ],
-        "rank interval": [f"{int(a)}–{int(b)}" if a != b else f"{int(a)}"
-                          for a, b in zip(df.get("rank_ci_low", df["rank"]), df.get("rank_ci_high", df["rank"]))],
-    }).reset_index(drop=True)
-
-
-def what_if_summary(results: dict) -> pd.DataFrame:
-    """Predicted CX changes (step 5), money value (if recorded) and CX per added agent."""
-    rows = []
-    unit = (_get(results, "05", "focus_effect", {}) or {}).get("unit", "points")
-    for r in _get(results, "05", "what_if", []) or []:
-        if r.get("driver") in (None, "total"):
-            continue
-        rows.append({"lever": f"{r['driver']} {r['change']:+g}",
-                     "predicted CX change": _fmt_ci(r.get("effect"), r.get("ci_low"), r.get("ci_high"), 2),
-                     "unit": unit})
-    ag = _get(results, "05", "agents_what_if", None)
-    if isinstance(ag, dict) and ag.get("cx_change") is not None:
-        rows.append({"lever": f"+{ag.get('added_agents', 1)} agent per half-hour in {ag.get('queue', 'the busiest queue')}"
-                              f" (SL {ag.get('sl_from_pct', float('nan')):.0f}% → {ag.get('sl_to_pct', float('nan')):.0f}%)",
-                     "predicted CX change": _fmt_ci(ag.get("cx_change"), ag.get("ci_low"), ag.get("ci_high"), 2),
-                     "unit": ag.get("unit", unit)})
-    value = _get(results, "05", "value_of_change", None)
-    if isinstance(value, list):
-        for r in value:
-            if r.get("link") in ("customers_retained_per_year", "revenue_per_year"):
-                rows.append({"lever": f"→ {r['link'].replace('_', ' ')}",
-                             "predicted CX change": _fmt_ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high"), 0),
-                             "unit": r.get("unit", "")})
-    return pd.DataFrame(rows, columns=["lever", "predicted CX change", "unit"])
-
-
-def verdict_summary(results: dict) -> dict:
-    """Step 6's verdict (label, sentence, observed and predicted effects with CIs)."""
-    v = _get(results, "06", "verdict", None)
-    if not isinstance(v, dict):
-        return {"label": "not available", "sentence": "Step 6 recorded no pilot verdict in this run."}
-    return v
-
-
-def operations_snapshot(results: dict) -> pd.DataFrame:
-    """Step 2's headline KPIs under the run's definitions."""
-    head = _get(results, "02", "headline", {}) or {}
-    labels = [("service_level_pct", "service level, %"), ("abandon_rate_pct", "abandon rate, %"),
-              ("asa_s", "ASA, s"), ("aht_s", "AHT, s"), ("fcr_pct", "FCR, %"),
-              ("transfer_rate_pct", "transfer rate, %"), ("hold_rate_pct", "hold rate, %"),
-              ("occupancy_pct", "occupancy, %"), ("offered", "contacts offered")]
-    return pd.DataFrame([
-        {"KPI": lab, "value": f"{head[k]:,.0f}" if k == "offered" else f"{head[k]:.1f}"}
-        for k, lab in labels if head.get(k) is not None
-    ])
-
-
-def definitions_used(results: dict) -> pd.DataFrame:
-    """The KPI definitions step 2 computed under (name, definition, options)."""
-    df = pd.DataFrame(_get(results, "02", "definitions", []) or [])
-    keep = [c for c in ("name", "definition", "options") if c in df.columns]
-    return df[keep] if keep else df
-
-
-def data_health(results: dict) -> pd.DataFrame:
-    """Rows read / accepted / quarantined per table, as step 3 recorded them."""
-    return pd.DataFrame(_get(results, "03", "data_health", []) or [])
-
-
 def caveats(results: dict) -> list[str]:
-    """Computed caveats: what a reader must know before acting on the numbers."""
+    """Computed caveats: what a reader must know before acting on the numbers (human numbers, :mod:`cxlab.fmt`)."""
+    from .. import fmt
     out = []
-    nr = _get(results, "01", "nonresponse", {}) or {}
-    if nr.get("flagged"):
-        shift = ""
-        if nr.get("weighted_value") is not None and nr.get("raw_value") is not None:
-            shift = f"; reweighting to all contacts moves the headline from {nr['raw_value']:.1f} to {nr['weighted_value']:.1f}"
-        out.append("Survey respondents differ from non-respondents on " + ", ".join(nr["flagged"]) + shift + ".")
+    from .compose import nonresponse_caveat
+
+    nr = nonresponse_caveat(results)
+    if nr:
+        out.append(nr)
     weekly = weekly_trend(results)
     if not weekly.empty and "reliable" in weekly:
         bad = int((~weekly["reliable"].astype(bool)).sum())
         if bad:
-            out.append(f"{bad} of {len(weekly)} weeks have fewer responses than the margin of error needs; "
+            out.append(f"{bad} of {len(weekly)} weeks have too few responses for a margin of error; "
                        "their points carry no interval.")
     sens = pd.DataFrame(_get(results, "02", "sensitivity", []) or [])
     if not sens.empty and "service_level_pct" in sens:
         lo, hi = sens["service_level_pct"].min(), sens["service_level_pct"].max()
-        out.append(f"Service level ranges from {lo:.1f}% to {hi:.1f}% across the definitions tried; "
-                   "the definitions used are listed below.")
+        out.append(f"Service level ranges from {fmt.pct(lo)} to {fmt.pct(hi)} across the definitions tried; "
+                   "the definition used is listed below.")
     checks = pd.DataFrame(_get(results, "06", "pilot_checks", []) or [])
-    if not checks.empty and "passes" in checks and (~checks["passes"].astype(bool)).any():
-        failed = checks.loc[~checks["passes"].astype(bool)]
+    if not checks.empty and "passes" in checks and (checks["passes"] == False).any():  # noqa: E712
+        failed = checks.loc[checks["passes"] == False]  # noqa: E712
         out.append("Pilot checks that did not pass: " + "; ".join(
-            f"{c} on {o}" for c, o in zip(failed["check"], failed["outcome"])) + ".")
+            f"{c} on {fmt.label(o)}" for c, o in zip(failed["check"], failed["outcome"])) + ".")
     out.append("Driver importances and what-ifs are associations from observational data; "
                "only the pilot readout (step 6) tests causation.")
     return out

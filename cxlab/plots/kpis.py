@@ -130,14 +130,19 @@ def kpi_sensitivity(table: pd.DataFrame, *, kpis=("service_level_pct", "abandon_
 
     Each definition is a point joined to the baseline (first row unless
     named; accent colour, dashed line), on an axis zoomed to the differences.
+    KPIs that are not measured (NaN under the baseline) get no panel.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    cols = [k for k in kpis if k in table.columns]
     d = table.reset_index(drop=True)
     base = d.index[d[label] == baseline][0] if baseline is not None else 0
+    # a KPI that is not measured (NaN under the baseline) has no panel rather than an empty, unscalable one
+    cols = [k for k in kpis if k in d.columns and np.isfinite(pd.to_numeric(d[k], errors="coerce")).any()
+            and np.isfinite(float(d.loc[base, k]))]
+    if not cols:
+        raise ValueError(f"no KPI of {list(kpis)} is measured in the sensitivity table")
     fig, axes = plt.subplots(1, len(cols), figsize=(2.6 * len(cols) + 2.2, 0.32 * len(d) + 1.2), sharey=True,
                              squeeze=False)
     y = np.arange(len(d))[::-1]

@@ -27,8 +27,9 @@ def _label(frame: pd.DataFrame) -> str:
 def cx_trend(summary: pd.DataFrame, *, x: str = "week", ax=None, title: str | None = None):
     """Headline over time with its confidence band (output of ``cx.summarize(by=x)``).
 
-    Reliable periods are drawn as filled points on a line with the interval
-    band; unreliable periods (no interval) as hollow points.
+    Every period is on the line and inside the interval band; periods with
+    fewer responses than the margin needs (``small_n``, not ``reliable``) are
+    drawn as hollow points, reliable ones as filled points.
     """
     if ax is None:
         _, ax = new_figure()

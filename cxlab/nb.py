@@ -27,7 +27,7 @@ import pandas as pd
 
 from .config import RunConfig, load_config
 
-__all__ = ["Context", "setup", "say", "show", "PRIVATE_COLUMNS"]
+__all__ = ["Context", "setup", "say", "show", "figure", "PRIVATE_COLUMNS"]
 
 PRIVATE_COLUMNS = ("customer_id", "comment")
 _DATASETS: dict[str, Any] = {}
@@ -90,6 +90,7 @@ class Context:
 
     def show(self, df: pd.DataFrame, **kwargs):
         """Display a table with the run's privacy rules and rounding (see :func:`show`)."""
+        kwargs.setdefault("currency", getattr(self.config, "currency", "USD"))
         return show(df, privacy=self.config.privacy, **kwargs)
 
     def table(self, name: str) -> pd.DataFrame | None:
@@ -271,15 +272,29 @@ def _fmt_cell(v, digits):
     return v
 
 
-def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False, caption: str | None = None):
+def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False, caption: str | None = None,
+         human: bool = False, currency: str = "USD"):
     """Display a table for a report: rounded, NaN as "—", private columns removed.
 
     Customer identifiers and free-text comments are dropped unless the run's
-    privacy settings allow them.
+    privacy settings allow them. With ``human=True`` every value is formatted
+    by its column's quantity and the headers become human labels
+    (:func:`cxlab.fmt.frame`: percentages with one base, m:ss, thousands,
+    money in ``currency``).
     """
     from IPython.display import HTML, display
 
     out = df.copy()
+    if human:
+        from . import fmt
+
+        keep = [c for c in out.columns if c not in PRIVATE_COLUMNS
+                or (c == "customer_id" and getattr(privacy, "allow_customer_ids", False))
+                or (c == "comment" and getattr(privacy, "allow_comments", False))]
+        formatted = fmt.frame(out[keep], currency=currency, digits=min(digits, 1))
+        numeric = [pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]) for c in keep]
+        display(HTML(_table_html(formatted, numeric, index=index, caption=caption)))
+        return None
     allow_ids = bool(getattr(privacy, "allow_customer_ids", False))
     allow_comments = bool(getattr(privacy, "allow_comments", False))
     drop = [c for c in out.columns if (c == "customer_id" and not allow_ids) or (c == "comment" and not allow_comments)]
@@ -287,6 +302,41 @@ def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False
     numeric = [pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]) for c in out.columns]
     out = out.map(lambda v: _fmt_cell(v, digits))
     display(HTML(_table_html(out, numeric, index=index, caption=caption)))
+
+
+def figure(fig, *, alt: str, dpi: int = 200, width_px: int = 680) -> None:
+    """Display a matplotlib figure as ``<img alt="…" src="data:image/png;base64,…">`` at print resolution.
+
+    The PNG is rendered at ``dpi`` (print resolution) and shown ``width_px``
+    wide, so it is sharp on paper and high-density screens; ``alt`` is the
+    real description a screen reader (or an email client that blocks
+    images) shows. The figure is closed, so the inline backend does not show
+    it a second time. Mail delivery turns the ``data:`` URI into an inline
+    CID part.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    alt : str
+        What the chart shows, in words (computed from its data).
+    dpi : int
+        Resolution of the PNG.
+    width_px : int
+        Display width (CSS pixels; ``max-width: 100%`` keeps it inside phones).
+    """
+    import base64
+    import io
+    from html import escape
+
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    display(HTML(f'<img class="cxlab-figure" alt="{escape(str(alt), quote=True)}" width="{int(width_px)}" '
+                 f'style="max-width:100%;height:auto" src="data:image/png;base64,{data}">'))
 
 
 def _table_html(df: pd.DataFrame, numeric, *, index: bool = False, caption: str | None = None) -> str:

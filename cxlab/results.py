@@ -55,25 +55,25 @@ FRAMEWORK_KEYS = frozenset({"params", "skipped"})
 KEYS: dict[str, frozenset[str]] = {
     "01_cx_metric": frozenset({
         "metric", "headline", "agreement", "nonresponse", "segments", "loyalty_auc",
-        "recommended_metric", "weekly", "day", "month",
+        "recommended_metric", "daily", "weekly", "monthly",
     }),
     "02_operational_kpis": frozenset({
         "definitions", "headline", "by_queue", "sensitivity", "erlang", "what_if",
-        "daily", "weekly", "monthly",
+        "daily", "weekly", "monthly", "not_measured", "customer_ids",
     }),
     "03_other_sources": frozenset({"data_health", "coverage", "event_days", "frames"}),
     "04_correlate": frozenset({
         "candidates", "contact_correlations", "contact_logit", "period_correlations",
         "period_significant", "sign_disagreements", "lagged_best", "within_agent",
-        "confounder", "hypotheses",
+        "confounder", "hypotheses", "kpi_relations",
     }),
     "05_focus": frozenset({
         "drivers", "top_drivers", "r2", "dominance", "quadrant", "focus", "what_if",
-        "focus_effect", "agents_what_if", "value_of_change",
+        "focus_effect", "agents_what_if", "value_of_change", "roles", "no_lever", "what_if_lead",
     }),
     "06_validate": frozenset({
         "holdout", "natural_experiments", "prediction", "pilot_checks", "pilot_effects",
-        "verdict", "next_pilot_design", "next_pilot_plan",
+        "verdict", "next_pilot_design", "next_pilot_plan", "pilot",
     }),
     "07_brief": frozenset({"brief"}),
 }

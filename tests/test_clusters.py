@@ -73,7 +73,12 @@ def test_wild_cr1_matches_pilot_readout():
     pr = pilot_readout(p, outcome="y", treated_col="treated", start_date="2025-01-04").effects
     assert res.loc[0, "estimate"] == pytest.approx(pr.loc[0, "estimate"], rel=1e-10)
     assert res.loc[0, "se"] == pytest.approx(pr.loc[0, "se"], rel=1e-10)
-    assert res.loc[0, "p_cr1"] == pytest.approx(pr.loc[0, "p_val"], rel=1e-10)
+    assert res.loc[0, "p_cr1"] == pytest.approx(pr.loc[0, "p_cr1"], rel=1e-10)
+    # 8 clusters: the readout's own p is the wild bootstrap's (Webb weights below 10 clusters, seed 0)
+    boot = wild_cluster_bootstrap(p, outcome="y", treat="treated", post="post", cluster="team",
+                                  fixed_effects=("team", "date"), weights="webb", ci=False)
+    assert pr.loc[0, "inference"] == "wild_bootstrap"
+    assert pr.loc[0, "p_val"] == pytest.approx(boot.loc[0, "p_boot"], abs=1e-12)
 
 
 def test_wild_ci_is_test_inversion():
@@ -190,3 +195,31 @@ def test_errors():
         randomization_inference(p, outcome="y", treat="d", cluster="team")
     with pytest.raises(ValueError, match="conf must be"):
         wild_cluster_bootstrap(p, outcome="y", treat="treated", cluster="team", conf=95)
+
+
+def test_wild_equivalence_matches_brute_force_enumeration():
+    # TOST by the restricted wild bootstrap: each one-sided test imposes its boundary null beta = -m or +m
+    p = _panel(seed=12, G=6, effect=0.1)
+    codes = pd.factorize(p["team"], sort=True)[0]
+    m = 1.0
+    res = wild_cluster_bootstrap(p, outcome="y", treat="treated", post="post", cluster="team",
+                                 fixed_effects=("team", "day"), ci=False, margin=m).loc[0]
+    full = smf.ols("y ~ d + C(team) + C(day)", p).fit(cov_type="cluster", cov_kwds={"groups": codes})
+    b, se = full.params["d"], full.bse["d"]
+    p_side = {}
+    for b0, sign in ((-m, 1), (m, -1)):
+        # brute force: restricted fit of y - b0*d on the fixed effects, all 2^6 sign vectors, statsmodels refits
+        restricted = smf.ols("yr ~ C(team) + C(day)", p.assign(yr=p["y"] - b0 * p["d"])).fit()
+        fit, u = restricted.fittedvalues.to_numpy() + b0 * p["d"].to_numpy(), restricted.resid.to_numpy()
+        t_obs = (b - b0) / se
+        ts = []
+        for s in itertools.product([1.0, -1.0], repeat=6):
+            f = smf.ols("ys ~ d + C(team) + C(day)", p.assign(ys=fit + np.asarray(s)[codes] * u)).fit(
+                cov_type="cluster", cov_kwds={"groups": codes})
+            ts.append((f.params["d"] - b0) / f.bse["d"])
+        ts = np.asarray(ts)
+        p_side[b0] = float(np.mean(sign * ts >= sign * t_obs - 1e-9))
+    assert res["p_lower"] == pytest.approx(p_side[-m], abs=1e-12)
+    assert res["p_upper"] == pytest.approx(p_side[m], abs=1e-12)
+    assert res["p_equiv"] == max(p_side.values())
+    assert res["equivalent"] == (max(p_side.values()) < 0.05)

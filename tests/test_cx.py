@@ -138,20 +138,33 @@ def test_required_n_closed_form():
         cx.required_n(metric="csat", moe=0)
 
 
-def test_reliability_gate():
+def test_small_n_keeps_its_interval_and_is_flagged():
     s = pd.DataFrame({"csat": [5.0] * 300 + [2.0] * 100})
     row = cx.summarize(s, metric="csat").iloc[0]
-    assert row["n_required"] == 385 and bool(row["reliable"])
+    assert row["n_required"] == 385 and bool(row["reliable"]) and not bool(row["small_n"])
     assert np.isfinite(row["ci_low"])
     small = cx.summarize(s.iloc[:200], metric="csat").iloc[0]
-    # below required n: value shown, interval left empty (not dressed up)
-    assert not small["reliable"] and small["value"] == pytest.approx(100.0)
-    assert np.isnan(small["ci_low"]) and np.isnan(small["ci_high"]) and np.isnan(small["moe"])
+    # below the required n: value AND interval shown, flagged (issue 19 item 6)
+    assert not small["reliable"] and bool(small["small_n"]) and small["value"] == pytest.approx(100.0)
+    # Wilson with x = n: lower bound = n / (n + z^2) = 200 / (200 + 1.959964^2) = 0.981155 (closed form), upper 1
+    assert small["ci_low"] == pytest.approx(100 * 200 / (200 + 1.959964**2), abs=1e-4)
+    assert small["ci_high"] == pytest.approx(100.0)
+    assert small["moe"] == pytest.approx((100 - small["ci_low"]) / 2)
+    # the old gate is still available on request
+    gated = cx.summarize(s.iloc[:200], metric="csat", gate_ci=True).iloc[0]
+    assert np.isnan(gated["ci_low"]) and np.isnan(gated["ci_high"]) and np.isnan(gated["moe"])
     # a looser margin makes the same rows reliable: ceil(1.96^2*.25/.1^2) = 97
     loose = cx.summarize(s.iloc[:200], metric="csat", margin=10).iloc[0]
-    assert loose["n_required"] == 97 and bool(loose["reliable"])
+    assert loose["n_required"] == 97 and bool(loose["reliable"]) and not bool(loose["small_n"])
     tab = cx.summary_table(cx.summarize(s.iloc[:200], metric="csat"))
-    assert tab["value"].iloc[0] == "100.0 (n<385)" and tab["ci"].iloc[0] == "—"
+    assert tab["value"].iloc[0] == "100.0 (n<385)" and tab["ci"].iloc[0] == "[98.1, 100.0]"
+    # Wilson 95% for 8/10 (Wilson 1927; statsmodels proportion_confint): [49.0, 94.3]
+    eight = cx.summarize(pd.DataFrame({"csat": [5.0] * 8 + [1.0] * 2}), metric="csat").iloc[0]
+    assert (eight["ci_low"], eight["ci_high"]) == (pytest.approx(49.02, abs=0.01), pytest.approx(94.33, abs=0.01))
+    assert bool(eight["small_n"])
+    # zero responses: no value, no interval, and not "small n" (there is nothing to flag)
+    none = cx.summarize(pd.DataFrame({"q": ["a", "b"], "csat": [np.nan, 4.0]}), metric="csat", by="q").iloc[0]
+    assert none["n"] == 0 and np.isnan(none["value"]) and np.isnan(none["ci_low"]) and not bool(none["small_n"])
 
 
 # ---------------------------------------------------------------------------

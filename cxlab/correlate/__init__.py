@@ -32,15 +32,20 @@ The families, one module each:
 * :mod:`~cxlab.correlate.contact` – contact-grain, partial correlations,
   logit / ordinal odds ratios;
 * :mod:`~cxlab.correlate.within` – within-agent repeated-measures correlation;
-* :mod:`~cxlab.correlate.confounding` – sign disagreements across grains and
-  :func:`explain_confounder`.
+* :mod:`~cxlab.correlate.confounding` – sign disagreements across grains,
+  :func:`explain_confounder` and :func:`direct_effect` (CR1, with an
+  equivalence test for "no effect");
+* :mod:`~cxlab.correlate.frames` – the frames and candidates this run's data
+  support, and :func:`kpi_relations` (KPIs among themselves, no CX needed).
 """
 
-from . import confounding, contact, period, testlog, within
+from . import confounding, contact, frames, period, testlog, within
 from .confounding import *  # noqa: F403
 from .contact import *  # noqa: F403
+from .frames import *  # noqa: F403
 from .period import *  # noqa: F403
 from .testlog import *  # noqa: F403
 from .within import *  # noqa: F403
 
-__all__ = [*testlog.__all__, *period.__all__, *contact.__all__, *within.__all__, *confounding.__all__]
+__all__ = [*testlog.__all__, *period.__all__, *contact.__all__, *within.__all__, *confounding.__all__,
+           *frames.__all__]

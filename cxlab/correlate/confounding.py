@@ -14,14 +14,21 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from .._stats import tost_from_estimate
 from .._utils import as_list, require_columns
-from ..errors import SignDisagreementWarning, check_option
-from ._common import fisher_ci_dof, p_from_r
-from .contact import partial_correlations
+from ..errors import DataError, NotEnoughData, SignDisagreementWarning, check_option
+from ._common import fisher_ci_dof, numeric, p_from_r
+from .contact import _design_covariates, partial_correlations
 from .testlog import TestLog, log_rows
 
-__all__ = ["SignDisagreementWarning", "sign_disagreements", "explain_confounder", "GRAIN_PAIRS"]
+__all__ = ["SignDisagreementWarning", "sign_disagreements", "explain_confounder", "direct_effect", "GRAIN_PAIRS",
+           "DEFAULT_MARGIN"]
+
+#: Default smallest effect of interest for "no effect" claims, in headline CX points per 1 SD of the
+#: condition: 2 points of CSAT % top-2-box, 2 NPS points, 0.1 on the CES 1-7 scale.
+DEFAULT_MARGIN: dict[str, float] = {"csat": 2.0, "nps": 2.0, "ces": 0.1}
 
 #: Period-grain KPI -> the contact-grain column that measures the same thing
 #: in the same direction (used by :func:`sign_disagreements` when names differ).
@@ -168,6 +175,168 @@ def sign_disagreements(
     return pd.DataFrame(rows, columns=cols)
 
 
+def _cr1_ols(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """OLS coefficients, their CR1 covariance and the number of clusters G."""
+    n, k = X.shape
+    xtx_inv = np.linalg.pinv(X.T @ X)
+    beta = xtx_inv @ (X.T @ y)
+    u = y - X @ beta
+    codes = pd.factorize(groups, sort=True)[0]
+    G = int(codes.max()) + 1
+    scores = np.zeros((G, k))
+    np.add.at(scores, codes, X * u[:, None])
+    meat = scores.T @ scores
+    c = G / (G - 1) * (n - 1) / (n - k)
+    return beta, c * xtx_inv @ meat @ xtx_inv, G
+
+
+def direct_effect(
+    frame: pd.DataFrame,
+    *,
+    cx: str,
+    x: str,
+    controls: Sequence[str] = (),
+    cluster: str | None = "agent_id",
+    per: str | float = "sd",
+    margin: float | None = None,
+    alpha: float = 0.05,
+    conf: float = 0.95,
+    unit: str = "points",
+    log: TestLog | None = None,
+) -> pd.DataFrame:
+    """Effect of ``x`` on CX with the controls held fixed, cluster-robust, with an equivalence test.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Contact-grain frame (one row per response).
+    cx : str
+        Outcome column (e.g. ``cx_value``: CSAT % top-2-box per response).
+    x : str
+        The condition (numeric or 0/1).
+    controls : sequence of str
+        Held fixed (categorical columns dummy coded, first level dropped).
+    cluster : str or None
+        Cluster column for CR1 standard errors (default ``agent_id``: one
+        agent's responses are not independent); None = each row its own
+        cluster (HC1).
+    per : "sd" or float
+        The change of ``x`` the effect is stated for: one standard deviation
+        (default) or a number in x's units.
+    margin : float, optional
+        Smallest effect of interest (CX points for a change of ``per``);
+        with it, two one-sided tests (TOST) say whether the effect is
+        within ±margin. See :data:`DEFAULT_MARGIN`.
+    alpha : float
+        Level of each one-sided test of the TOST.
+    conf : float
+        Confidence level of the two-sided interval.
+    unit : str
+        Word for CX points in the sentence.
+    log : TestLog, optional
+        Run-wide log (family ``"direct_effect"``; the two-sided test of 0).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``x``, ``y``, ``controls``, ``n``, ``n_clusters``, ``per``
+        (in x's units), ``estimate`` (CX points per ``per``), ``se`` (CR1),
+        ``df`` (G − 1), ``ci_low``, ``ci_high``, ``p_val``, ``margin``,
+        ``p_equiv``, ``equivalent`` (True: within ±margin at α), ``excludes_zero``
+        and ``sentence`` ("within ±2 points (equivalence p = …)" or "an
+        effect of ±2 points cannot be ruled out (…)"; an interval that
+        excludes zero says so; without a margin only the estimate).
+
+    Raises
+    ------
+    NotEnoughData
+        Fewer than two clusters, ``x`` constant, or no more rows than terms.
+
+    Notes
+    -----
+    :math:`y = \\alpha + \\beta x + Z\\gamma + u`, OLS; CR1 sandwich
+    :math:`V = \\frac{G}{G-1}\\frac{N-1}{N-K}(X'X)^{-1}\\left(\\sum_g X_g'u_g u_g'X_g\\right)(X'X)^{-1}`,
+    :math:`t_{G-1}` reference (Cameron & Miller 2015). The effect of a
+    change ``per`` is :math:`\\beta \\cdot per`. A claim of *no effect*
+    rests on the equivalence test (Schuirmann 1987, via
+    :func:`cxlab._stats.tost_from_estimate`), never on a non-significant
+    p: an interval covering zero and ±margin says the data cannot tell.
+
+    References
+    ----------
+    .. [1] Cameron, A.C. & Miller, D.L. (2015) A practitioner's guide to
+       cluster-robust inference. *J. Human Resources* 50(2), 317–372.
+    .. [2] Schuirmann, D.J. (1987) *J. Pharmacokinetics and Biopharmaceutics* 15, 657–680.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> n = 4000
+    >>> df = pd.DataFrame({"agent_id": rng.integers(0, 40, n).astype(str),
+    ...                    "contact_reason": rng.choice(["billing", "tech"], n)})
+    >>> tech = (df["contact_reason"] == "tech").to_numpy()
+    >>> df["handle_s"] = 300 + 200 * tech + rng.normal(0, 60, n)
+    >>> df["cx_value"] = 100.0 * (rng.random(n) < 0.8 - 0.2 * tech)
+    >>> r = direct_effect(df, cx="cx_value", x="handle_s", controls=["contact_reason"], margin=5.0)
+    >>> r.loc[0, "sentence"]
+    'within ±5 points (equivalence p = 0.024)'
+    >>> print(direct_effect(df, cx="cx_value", x="handle_s", margin=5.0).loc[0, "sentence"])
+    an effect remains (its interval excludes 0) and is not within ±5 points (equivalence p = 1)
+    """
+    ctrls = as_list(controls, "controls", strings=True)
+    cols = list(dict.fromkeys([cx, x, *ctrls] + ([cluster] if cluster else [])))
+    require_columns(frame, cols, what="direct_effect frame")
+    data = frame[cols].dropna()
+    y = numeric(data[cx], cx).to_numpy()
+    xv = numeric(data[x], x).to_numpy()
+    sd = float(np.std(xv, ddof=1)) if len(xv) > 1 else 0.0
+    if not sd > 0:
+        raise NotEnoughData(f"column {x!r} does not vary over the {len(data):,} complete rows")
+    step = sd if per == "sd" else float(per)
+    Z, _ = _design_covariates(data, ctrls)
+    X = np.column_stack([np.ones(len(data)), xv, Z.to_numpy(dtype=float)]) if Z.shape[1] else \
+        np.column_stack([np.ones(len(data)), xv])
+    if len(data) <= X.shape[1] + 1:
+        raise NotEnoughData(f"{len(data):,} complete rows for {X.shape[1]} terms in the direct effect of {x!r}")
+    groups = data[cluster].astype(str).to_numpy() if cluster else np.arange(len(data))
+    if len(pd.unique(groups)) < 2:
+        raise NotEnoughData(f"only one {cluster} in the {len(data):,} rows: no cluster-robust standard error")
+    beta, V, G = _cr1_ols(y, X, groups)
+    est, se = float(beta[1] * step), float(np.sqrt(max(V[1, 1], 0.0)) * abs(step))
+    df_ = float(G - 1)
+    if not se > 0:
+        raise DataError(f"the standard error of the direct effect of {x!r} is 0 ({len(data):,} rows)")
+    t = est / se
+    p = float(2 * stats.t.sf(abs(t), df_))
+    q = float(stats.t.ppf(0.5 + conf / 2, df_))
+    lo, hi = est - q * se, est + q * se
+    excl = bool(lo > 0 or hi < 0)
+    m_txt = f"{margin:g}" if margin is not None else ""
+    if margin is not None:
+        tost = tost_from_estimate(est, se, df_, margin=float(margin), alpha=alpha, unit=unit,
+                                  method="CR1 t(G-1)").iloc[0]
+        p_eq, equiv = float(tost["p_equiv"]), bool(tost["equivalent"])
+        if equiv:
+            sentence = str(tost["sentence"])
+        elif excl:
+            sentence = (f"an effect remains (its interval excludes 0) and is not within ±{m_txt} {unit} "
+                        f"(equivalence p = {p_eq:.2g})")
+        else:
+            sentence = str(tost["sentence"])
+    else:
+        p_eq, equiv = np.nan, False
+        sentence = f"{est:+.2f} {unit} ({conf:.0%} CI {lo:+.2f} to {hi:+.2f})"
+    out = pd.DataFrame([{
+        "x": x, "y": cx, "controls": ", ".join(ctrls), "n": int(len(data)), "n_clusters": G, "per": step,
+        "estimate": est, "se": se, "df": df_, "ci_low": lo, "ci_high": hi, "p_val": p,
+        "margin": np.nan if margin is None else float(margin), "p_equiv": p_eq, "equivalent": equiv,
+        "excludes_zero": excl, "sentence": sentence,
+    }])
+    log_rows(log, out.assign(method="ols_cr1"), family="direct_effect", grain="contact", statistic="estimate")
+    return out
+
+
 def explain_confounder(
     frame: pd.DataFrame,
     *,
@@ -178,6 +347,7 @@ def explain_confounder(
     conf: float = 0.95,
     labels: Mapping[str, str] | None = None,
     log: TestLog | None = None,
+    equivalence: Mapping | None = None,
 ) -> pd.DataFrame:
     """The numbers (and the sentence) for "x correlates with CX at r = … raw, but … once Z is controlled".
 
@@ -200,6 +370,14 @@ def explain_confounder(
         Readable names for the sentence, e.g. ``{"handle_s": "handle time"}``.
     log : TestLog, optional
         Run-wide log (family ``"confounder"``: the partial correlation's test).
+    equivalence : mapping, optional
+        Test what is left for equivalence instead of reading a
+        non-significant partial as "no association": keyword arguments of
+        :func:`direct_effect` (``margin`` required; ``outcome`` — the CX
+        column on the headline scale, default ``cx`` —, ``cluster``, ``per``,
+        ``unit``, ``alpha``) plus ``x_unit`` (the unit of ``x`` in the sentence). The sentence then ends with the direct
+        effect and "within ±X points (equivalence p = …)" or "an effect of
+        ±X points cannot be ruled out".
 
     Returns
     -------
@@ -210,6 +388,9 @@ def explain_confounder(
         ``share_explained`` (1 − r_partial / r_raw: the share of the raw
         association the confounder accounts for), ``within_noise`` (the
         partial's CI covers 0) and ``sentence`` (the takeaway, computed).
+        With ``equivalence``: also ``effect``, ``effect_ci_low``,
+        ``effect_ci_high``, ``per``, ``margin``, ``p_equiv``, ``equivalent``
+        (from :func:`direct_effect`).
 
     Notes
     -----
@@ -249,6 +430,19 @@ def explain_confounder(
     pct = f"{int(round(conf * 100))}%"
     tail = ("what is left is within noise" if noise else
             f"a {('positive' if r_p > 0 else 'negative')} association remains")
+    eq = None
+    if equivalence is not None:
+        opts = dict(equivalence)
+        if "margin" not in opts:
+            raise ValueError("equivalence needs a 'margin' (the smallest effect of interest, in CX points)")
+        outcome, x_unit = opts.pop("outcome", cx), opts.pop("x_unit", "")
+        eq = direct_effect(frame, cx=outcome, x=x, controls=covs, conf=conf, log=log, **opts).iloc[0]
+        per = f"{eq['per']:,.0f}" if abs(eq["per"]) >= 10 else f"{eq['per']:.3g}"
+        per_txt = (f"one standard deviation ({per}{' ' + x_unit if x_unit else ''})"
+                   if opts.get("per", "sd") == "sd" else f"{per}{' ' + x_unit if x_unit else ''}")
+        tail = (f"the direct effect of {per_txt} more {name(x)[:1].lower() + name(x)[1:]} is {eq['estimate']:+.2f} "
+                f"{opts.get('unit', 'points')} ({pct} CI {eq['ci_low']:+.2f} to {eq['ci_high']:+.2f}): "
+                f"{eq['sentence']}").replace("-", "−")
     f = lambda v: _fmt_r(float(v), sign=False)  # noqa: E731
     sentence = (f"{name(x)} correlates with {name(cx)} at r = {f(r_raw)} raw ({pct} CI "
                 f"{f(lo_raw)} to {f(hi_raw)}), but r = {f(r_p)} ({pct} CI "
@@ -262,5 +456,9 @@ def explain_confounder(
         "ci_high": float(row["ci_high"]), "p_val": float(row["p_val"]), "share_explained": share,
         "within_noise": noise, "sentence": sentence,
     }])
+    if eq is not None:
+        out = out.assign(effect=float(eq["estimate"]), effect_ci_low=float(eq["ci_low"]),
+                         effect_ci_high=float(eq["ci_high"]), per=float(eq["per"]), margin=float(eq["margin"]),
+                         p_equiv=float(eq["p_equiv"]), equivalent=bool(eq["equivalent"]))
     log_rows(log, out, family="confounder", grain="contact", statistic="r_partial")
     return out

@@ -23,7 +23,7 @@ from ..errors import DataError, check_option
 from ._common import check_inputs, check_numeric, column_names, p_from_r, rowwise_r
 from .testlog import TestLog, adjust_pvalues, log_rows
 
-__all__ = ["period_correlations", "lagged_correlations"]
+__all__ = ["period_correlations", "lagged_correlations", "best_lags"]
 
 PERIOD_METHODS = ("pearson", "spearman", "skipped")
 
@@ -517,3 +517,34 @@ def lagged_correlations(
         tmp = out.assign(x=out["x"] + "[t-" + out["lag"].astype(str) + "]")
         log_rows(log, tmp, family="lagged", grain="period", p="p_ac")
     return out
+
+
+def best_lags(lagged: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate (and segment), the lag with the strongest correlation; candidates with no finite r are left out.
+
+    Parameters
+    ----------
+    lagged : DataFrame
+        Output of :func:`lagged_correlations`.
+
+    Returns
+    -------
+    DataFrame
+        One row per candidate with at least one finite ``r`` (a constant
+        series gives none): the row of its largest ``|r|`` (the first lag
+        on ties), in candidate order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lg = pd.DataFrame({"x": ["a", "a", "b", "b"], "lag": [0, 1, 0, 1],
+    ...                    "r": [0.1, -0.4, float("nan"), float("nan")]})
+    >>> best_lags(lg)[["x", "lag", "r"]].to_dict("records")
+    [{'x': 'a', 'lag': 1, 'r': -0.4}]
+    """
+    seg = [c for c in lagged.columns if c not in set(_PERIOD_COLS) | {"lag"}]
+    ok = lagged[lagged["r"].notna()]
+    if ok.empty:
+        return ok.reset_index(drop=True)
+    idx = ok.assign(_a=ok["r"].abs()).groupby([*seg, "x"], sort=False)["_a"].idxmax()
+    return lagged.loc[sorted(idx.to_numpy())].reset_index(drop=True)

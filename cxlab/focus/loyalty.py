@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import metric as cx
 from .._utils import isin, logit_fit, require_columns
-from ..errors import DataError, check_option
+from ..errors import DataError, NotEnoughData, check_option
 from ..metric.loyalty import customer_anchor
 from ..metric.scoring import require_metric
 from ._common import coef_boot
@@ -312,6 +312,9 @@ def churn_model(
     responses, customers, n_bad, r_bad = _drop_bad_churn(responses, customers)
     anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
                                    metrics=[metric])
+    if len(anchors) == 0 or metric not in anchors or not anchors[metric].notna().any():
+        raise NotEnoughData(f"none of the {len(responses):,} responses has a full {horizon_days}-day churn horizon "
+                            f"inside the data (a shorter window or horizon_days would be needed)")
     score = cx.score_responses(anchors, metric=metric)["value"].to_numpy(float)
     ok = np.isfinite(score)
     n_missing = int((~ok).sum())
@@ -321,7 +324,7 @@ def churn_model(
     data["anchor_at"] = pd.to_datetime(data["anchor_at"], utc=True)
     x, y = data["score"].to_numpy(float), data["churned"].to_numpy(float)
     if len(y) < 3 or y.min() == y.max():
-        raise DataError(f"churn within {horizon_days} days does not vary among the {len(y)} analysed customers; "
+        raise NotEnoughData(f"churn within {horizon_days} days does not vary among the {len(y)} analysed customers; "
                         "a churn model needs both churners and stayers (check churned_at and the horizon)")
     if x.min() == x.max():
         raise DataError(f"the {metric} score is constant among the analysed customers; no churn model can be fit")

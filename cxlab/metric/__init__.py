@@ -2,16 +2,19 @@
 
 Submodules (one statistical family each): :mod:`.scoring`, :mod:`.differences`
 (``compare``, ``compare_segments``), :mod:`.concordance` (``agreement``,
-``agreement_crosstab``), :mod:`.nonresponse`, :mod:`.loyalty`. The submodules
+``agreement_crosstab``), :mod:`.nonresponse`, :mod:`.loyalty`, :mod:`.step` (the
+step's inputs and defaults derived from the data present). The submodules
 are not named after the functions they hold, so ``cxlab.metric.compare`` is
 always the function.
 """
 
-from . import concordance, differences, loyalty, nonresponse, scoring
+from . import concordance, differences, loyalty, nonresponse, scoring, step
 from .concordance import *  # noqa: F403
 from .differences import *  # noqa: F403
 from .loyalty import *  # noqa: F403
 from .nonresponse import *  # noqa: F403
 from .scoring import *  # noqa: F403
+from .step import *  # noqa: F403
 
-__all__ = [*scoring.__all__, *differences.__all__, *concordance.__all__, *nonresponse.__all__, *loyalty.__all__]
+__all__ = [*scoring.__all__, *differences.__all__, *concordance.__all__, *nonresponse.__all__, *loyalty.__all__,
+           *step.__all__]

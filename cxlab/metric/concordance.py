@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, check_option
+from ..errors import NotEnoughData, check_option
 from ._common import CATEGORY_ORDER, present_metrics, spearman_ci
 from .scoring import score_responses
 
@@ -35,6 +35,11 @@ def agreement(surveys: pd.DataFrame, *, conf: float = 0.95) -> pd.DataFrame:
         - ``ci_low``, ``ci_high`` : Fisher-z interval (pingouin ``compute_esci``);
         - ``p_val`` : two-sided p-value.
 
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        Fewer than two metrics are answered (a center that collects only CSAT).
+
     Notes
     -----
     CES is oriented so that 7 = "made it easy", so all three correlate
@@ -49,7 +54,8 @@ def agreement(surveys: pd.DataFrame, *, conf: float = 0.95) -> pd.DataFrame:
     """
     present = present_metrics(surveys)
     if len(present) < 2:
-        raise DataError(f"agreement needs at least two metrics; metrics present: {present or 'none'}")
+        raise NotEnoughData(f"only {len(present) or 'no'} CX metric{'' if len(present) == 1 else 's'} answered "
+                            f"({', '.join(present) or 'none'}); agreement needs at least two metrics on the same responses")
     rows = []
     for i, x in enumerate(present):
         for y in present[i + 1:]:

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._utils import require_columns
-from ..errors import check_option
+from ..errors import NotEnoughData, check_option
 from ._common import metric_kind, present_metrics, raw_scores, response_values, scale_name, z_quantile
 from .scoring import require_metric
 
@@ -239,6 +239,11 @@ def compare_segments(
     require_metric(responses, metric)
     seg = responses[segment]
     levels = list(seg.cat.categories) if isinstance(seg.dtype, pd.CategoricalDtype) else sorted(seg.dropna().unique())
+    answered = responses.loc[pd.to_numeric(responses[metric], errors="coerce").notna(), segment].dropna().unique()
+    if len(answered) < 2:
+        only = f" ({str(answered[0])!r})" if len(answered) else ""
+        raise NotEnoughData(f"column {segment!r} has {'a single level' if len(answered) else 'no level'}{only} "
+                            f"among the {metric.upper()} responses; a comparison needs at least two")
     opts = dict(metric=metric, csat=csat, ces=ces, mean_test=mean_test, conf=conf)
     rows = []
     if reference is None:

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .._utils import isin, require_columns
-from ..errors import DataError, check_option
+from ..errors import DataError, NotEnoughData, check_option
 from ._common import CATEGORY_ORDER, METRICS, categorize, present_metrics, spearman_ci, z_quantile
 from .scoring import wilson_interval
 
@@ -197,6 +197,36 @@ def _present(responses: pd.DataFrame, metrics) -> list[str]:
     return present
 
 
+def require_anchors(anchors: pd.DataFrame, coverage: pd.DataFrame, *, horizon_days: int) -> None:
+    """Raise :class:`~cxlab.errors.NotEnoughData` when no customer can be analysed.
+
+    Public for the other step packages (not in ``__all__``). The message says
+    why, from the anchoring's ``coverage`` counts (no response matched a
+    customer; every response too recent for the horizon; every customer
+    churned before their response).
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame({"item": ["responses", "unmatched_responses", "customers_response_too_recent"],
+    ...                     "n": [10, 0, 10]})
+    >>> require_anchors(pd.DataFrame(), cov, horizon_days=180)
+    Traceback (most recent call last):
+    ...
+    cxlab.errors.NotEnoughData: no customer has a response at least 180 days before the end of the data (10 customers responded too recently for the horizon)
+    """
+    if len(anchors):
+        return
+    n = dict(zip(coverage["item"], coverage["n"]))
+    if not n.get("responses"):
+        raise NotEnoughData("no survey response in the window")
+    if n.get("unmatched_responses", 0) >= n["responses"]:
+        raise NotEnoughData(f"none of the {n['responses']:,} responses has a customer id found in customers")
+    if n.get("customers_response_too_recent"):
+        raise NotEnoughData(f"no customer has a response at least {horizon_days} days before the end of the data "
+                            f"({n['customers_response_too_recent']:,} customers responded too recently for the horizon)")
+    raise NotEnoughData("no customer could be followed after a response (all churned before it)")
+
+
 def customer_anchor(responses, customers, *, horizon_days, start, end, metrics):
     """Pick each customer's anchor response and label churn within the horizon.
 
@@ -261,7 +291,7 @@ def customer_anchor(responses, customers, *, horizon_days, start, end, metrics):
     excluded = int(gone.sum())
     last = last[~gone].copy()
     t0 = t0[~gone]
-    last["anchor_at"] = t0.to_numpy()
+    last["anchor_at"] = pd.to_datetime(pd.Series(t0.to_numpy(), index=last.index), utc=True)
     last["churned"] = (last["churned_at"].notna() & (last["churned_at"] <= t0 + horizon)).to_numpy()
     coverage = pd.DataFrame({
         "item": ["responses", "unmatched_responses", "customers", "customers_without_survey",
@@ -317,6 +347,14 @@ def loyalty_prediction(
         ``auc``, ``paired``, ``coverage`` frames and the ``recommended``
         metric (see :class:`LoyaltyResult`).
 
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        No customer can be analysed (:func:`require_anchors`: no response
+        matches a customer, or none is old enough for the horizon, e.g. a
+        60-day window with a 180-day horizon). :func:`loyalty_calibration`
+        and :func:`loyalty_revenue` raise the same.
+
     Notes
     -----
     The AUC uses the raw score (full scale; CES oriented 7 = easy), so it
@@ -357,6 +395,7 @@ def loyalty_prediction(
         raise ValueError(f"n_boot must be at least 1; got {n_boot!r}")
     anchors, coverage = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
                                          metrics=present)
+    require_anchors(anchors, coverage, horizon_days=horizon_days)
     rng = np.random.default_rng(seed)
     alpha = 100 * (1 - conf) / 2
     stay = ~anchors["churned"].to_numpy(bool)
@@ -481,8 +520,9 @@ def loyalty_calibration(
     2   promoter            2          0
     """
     present = _present(responses, metrics)
-    anchors, _ = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                  metrics=present)
+    anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                                    metrics=present)
+    require_anchors(anchors, cov, horizon_days=horizon_days)
     rows = []
     for m in present:
         raw = pd.to_numeric(anchors[m], errors="coerce")
@@ -557,9 +597,16 @@ def loyalty_revenue(
                     table="customer_revenue")
     if customers is None:
         customers = pd.DataFrame({"customer_id": customer_revenue["customer_id"].drop_duplicates()})
-    anchors, _ = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                  metrics=present)
-    months = pd.to_datetime(customer_revenue["month"])
+    anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                                    metrics=present)
+    require_anchors(anchors, cov, horizon_days=horizon_days)
+    # months may arrive as text (a CSV export) or tz-aware timestamps: coerce to naive month starts
+    months = pd.to_datetime(customer_revenue["month"], errors="coerce", utc=True).dt.tz_localize(None)
+    if months.isna().all():
+        raise NotEnoughData(f"column 'month' of customer_revenue has no readable date "
+                            f"({len(customer_revenue):,} rows)")
+    customer_revenue = customer_revenue[months.notna()]
+    months = months[months.notna()]
     mnum = (months.dt.year * 12 + months.dt.month - 1).to_numpy()
     first = int(mnum.min())
     n_months = int(mnum.max()) - first + 1

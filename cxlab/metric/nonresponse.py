@@ -11,11 +11,27 @@ import numpy as np
 import pandas as pd
 
 from .._utils import isin, require_columns
-from ..errors import DataError, check_option
+from ..errors import DataError, NotEnoughData, check_option
 
 __all__ = ["nonresponse_bias", "propensity_weights"]
 
 _DEFAULT_COVARIATES = ("wait_s", "talk_s", "hold_s", "acw_s", "resolved", "transferred", "channel")
+
+
+def default_covariates(contacts: pd.DataFrame) -> list[str]:
+    """The default covariates present in ``contacts`` with at least one value.
+
+    Public for the other step packages (not in ``__all__``): of ``wait_s``,
+    ``talk_s``, ``hold_s``, ``acw_s``, ``resolved``, ``transferred`` and
+    ``channel``, those mapped and not entirely null (an optional measure
+    that is not measured is left out, not read as zeros).
+
+    Examples
+    --------
+    >>> default_covariates(pd.DataFrame({"wait_s": [1.0], "hold_s": [None], "queue": ["a"]}))
+    ['wait_s']
+    """
+    return [c for c in _DEFAULT_COVARIATES if c in contacts.columns and contacts[c].notna().any()]
 
 
 def _surveyed_mask(contacts: pd.DataFrame, surveyed) -> np.ndarray:
@@ -131,7 +147,7 @@ def nonresponse_bias(
     mask = _surveyed_mask(contacts, surveyed)
     ref_mask = ~mask if reference == "not_surveyed" else np.ones(len(mask), dtype=bool)
     if covariates is None:
-        covariates = [c for c in _DEFAULT_COVARIATES if c in contacts.columns]
+        covariates = default_covariates(contacts)
     X = _design(contacts, covariates)
     w = np.ones(len(contacts)) if weights is None else np.nan_to_num(np.asarray(weights, dtype=float), nan=0.0)
     rows = []
@@ -215,7 +231,7 @@ def propensity_weights(
 
     mask = _surveyed_mask(contacts, surveyed)
     if covariates is None:
-        covariates = [c for c in _DEFAULT_COVARIATES if c in contacts.columns]
+        covariates = default_covariates(contacts)
     X = _design(contacts, covariates)
     # drop one indicator per expanded text column (reference level)
     drop = []
@@ -225,10 +241,14 @@ def propensity_weights(
             drop.append(lv[0])
     X = X.drop(columns=drop)
     X = X.loc[:, X.std(ddof=0) > 0]
+    if X.shape[1] == 0:
+        raise NotEnoughData(f"no contact covariate varies ({', '.join(covariates) or 'none mapped'}; "
+                            f"{len(contacts):,} contacts), so response propensity cannot be modelled")
     X = (X - X.mean()) / X.std(ddof=0)
     ok = X.notna().all(axis=1).to_numpy()
     if mask[ok].all() or not mask[ok].any():
-        raise DataError("propensity weights need both surveyed and not-surveyed contacts")
+        raise NotEnoughData(f"propensity weights need both surveyed and not-surveyed contacts "
+                            f"({int(mask[ok].sum()):,} of {int(ok.sum()):,} complete contacts were surveyed)")
     Xok = X[ok].to_numpy(float)
     design = np.column_stack([np.ones(len(Xok)), Xok])
     model = Logit(mask[ok].astype(float), design).fit(disp=0, maxiter=200)

@@ -441,7 +441,7 @@ def summarize(
     conf: float = 0.95,
     weights: str | None = None,
     timezone: str = "UTC",
-    gate_ci: bool = True,
+    gate_ci: bool = False,
 ) -> pd.DataFrame:
     """Headline CX value per period and/or segment, with its uncertainty.
 
@@ -475,8 +475,10 @@ def summarize(
     timezone : str
         IANA zone for day/week/month (pass the run's ``config.timezone``).
     gate_ci : bool
-        ``True`` (default): unreliable rows get NaN intervals (see Notes).
-        ``False``: every row with enough data gets its interval.
+        ``False`` (default): every row with a response gets its interval,
+        small or not, and ``small_n`` flags the rows below the required n.
+        ``True``: small-n rows get NaN intervals (the old behaviour, kept for
+        callers that want it).
 
     Returns
     -------
@@ -495,6 +497,8 @@ def summarize(
         - ``n_required`` : responses needed for ``margin`` in the worst case
           (:func:`required_n`);
         - ``reliable`` : ``n_eff >= n_required``;
+        - ``small_n`` : the row has responses but fewer than ``n_required``
+          (its interval is wider than ``margin``; shown, and flagged);
         - ``pct_promoters``, ``pct_detractors`` : NPS only;
         - ``contacts``, ``response_rate`` : when ``contacts`` is given;
           response rate = responses answering the metric ÷ contacts.
@@ -508,20 +512,21 @@ def summarize(
     replaced by n_eff = (Σw)²/Σw² and s² by the weighted variance ×
     n_eff/(n_eff − 1).
 
-    *Reliability rule.* A row is ``reliable`` when its (effective) n reaches
-    the worst-case sample size for ``margin``. With ``gate_ci=True`` an
-    unreliable row keeps its ``value`` and ``se`` but its ``ci_low``,
-    ``ci_high`` and ``moe`` are NaN: a small-sample value is shown, flagged,
-    and not dressed up with a CI that pretends to a precision the sample
-    cannot deliver. A row with ``n = 0`` has NaN value.
+    *Small n.* A row is ``reliable`` when its (effective) n reaches the
+    worst-case sample size for ``margin``; otherwise ``small_n`` is True.
+    Every row with responses keeps its interval: a small sample shows its
+    honest (wide) interval and the flag, rather than a bare value. (With
+    ``gate_ci=True`` the intervals of small-n rows are left NaN.) A row with
+    ``n = 0`` has NaN value and interval. An interval needs n ≥ 1 for
+    proportions and NPS and n ≥ 2 for means.
 
     Examples
     --------
     >>> s = pd.DataFrame({"nps": [10, 9, 9, 8, 7, 3]})
-    >>> out = summarize(s, metric="nps", gate_ci=False)
-    >>> out[["n", "value", "se"]].round(2)
-       n  value     se
-    0  6  33.33  30.43
+    >>> out = summarize(s, metric="nps")
+    >>> out[["n", "value", "se", "ci_low", "ci_high", "small_n"]].round(2)
+       n  value     se  ci_low  ci_high  small_n
+    0  6  33.33  30.43  -26.31    92.97     True
     """
     kind = metric_kind(metric, csat, ces)
     margin = _default_margin(metric, kind) if margin is None else float(margin)
@@ -588,6 +593,7 @@ def summarize(
     out["moe"] = (ci_high - ci_low) / 2
     out["n_required"] = n_req
     out["reliable"] = reliable
+    out["small_n"] = (n.to_numpy() > 0) & ~reliable
     if kind == "nps":
         with np.errstate(invalid="ignore", divide="ignore"):
             out["pct_promoters"] = np.where(sw > 0, 100 * agg["swp"] / sw, np.nan)
@@ -637,9 +643,10 @@ def _merge_contacts(agg: pd.DataFrame, contacts, by: list[str], timezone: str) -
 def summary_table(summary: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
     """Display version of a :func:`summarize` frame: text cells, no raw NaN.
 
-    ``value`` becomes "—" when n = 0; an unreliable row shows its value with
-    "(n<385)" appended and "—" as its interval; reliable rows show
-    "value [low, high]".
+    ``value`` becomes "—" when n = 0; a small-n row shows its value with
+    "(n<385)" appended beside its (wide) interval; every row with an interval
+    shows it as "[low, high]" ("—" when there is none, e.g. one response to
+    a mean).
 
     Parameters
     ----------
@@ -658,11 +665,11 @@ def summary_table(summary: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
     --------
     >>> s = summarize(pd.DataFrame({"csat": [5, 4, 2]}), metric="csat")
     >>> summary_table(s)[["n", "value", "ci"]]
-       n          value ci
-    0  3  66.7 (n<385)  —
+       n          value             ci
+    0  3  66.7 (n<385)  [20.8, 93.9]
     """
     meta = {"metric", "scale", "n", "n_eff", "value", "se", "ci_low", "ci_high", "moe", "n_required",
-            "reliable", "pct_promoters", "pct_detractors", "contacts", "response_rate"}
+            "reliable", "small_n", "pct_promoters", "pct_detractors", "contacts", "response_rate"}
     by = [c for c in summary.columns if c not in meta]
     out = summary[by].copy()
     for k in by:

@@ -220,11 +220,13 @@ def plan(tables: Mapping[str, Any], config: Any = None, steps=STEPS) -> list[Pla
     rows: list[PlanRow] = []
     for step in steps:
         skipped: set[str] = set()
-        for key, sec in sections(step).items():
+        secs = sections(step)
+        for key, sec in secs.items():
             reasons = missing(sec, tables, config)
             dep = [a for a in sec.after if a in skipped]
             if dep and not reasons:
-                reasons = [f"it builds on {', '.join(dep)}, which is skipped"]
+                titles = ", ".join(secs[a].title if a in secs else a for a in dep)
+                reasons = [f"it builds on {titles}, which is skipped"]
             if reasons:
                 skipped.add(key)
             rows.append(PlanRow(step, key, sec.title, not reasons, "; ".join(reasons)))

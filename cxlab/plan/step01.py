@@ -4,5 +4,54 @@ from __future__ import annotations
 
 from . import Section
 
+_SEGMENTS = ("queue", "channel")
+_METRICS = ("csat", "nps", "ces")
+
+
+def _a_segment_varies(tables, config) -> str | None:
+    """At least one of queue / channel takes two values among the contacts (the default segments)."""
+    inter = tables.get("interactions")
+    why = []
+    for col in _SEGMENTS:
+        if inter is None or col not in inter.columns:
+            why.append(f"column {col!r} of interactions is not mapped")
+            continue
+        vals = inter[col].dropna().unique()
+        if len(vals) >= 2:
+            return None
+        why.append(f"column {col!r} of interactions has a single value ({str(vals[0])!r})" if len(vals)
+                   else f"column {col!r} of interactions is empty")
+    return "; ".join(why)
+
+
+def _two_metrics(tables, config) -> str | None:
+    s = tables.get("surveys")
+    present = [m for m in _METRICS if s is not None and m in s.columns and s[m].notna().any()]
+    if len(present) >= 2:
+        return None
+    return f"only {', '.join(m.upper() for m in present) or 'no metric'} is answered (needs at least two metrics)"
+
+
 #: In notebook order; ``ctx.needs(key)`` in ``notebooks/01_cx_metric.ipynb`` looks them up here.
-SECTIONS: list[Section] = []
+SECTIONS: list[Section] = [
+    Section("headline", "The headline, with its uncertainty",
+            "state the CX headline over the window with its 95% interval and the response rate", cx=True),
+    Section("trend", "Trend", "show the headline period by period, each with its interval and a small-n flag",
+            cx=True, after=("headline",)),
+    Section("segments", "By segment", "compare CX across the levels of each segment (queue, channel), "
+            "each against the rest, Benjamini–Hochberg adjusted",
+            cx=True, tables=("interactions",), columns={"surveys": ("interaction_id",)}, check=_a_segment_varies,
+            after=("headline",)),
+    Section("agreement", "Do the metrics agree?",
+            "show whether CSAT, NPS and CES rank the same responses alike (Spearman, with intervals)",
+            cx=True, check=_two_metrics),
+    Section("nonresponse", "Who answers? Non-response bias",
+            "compare surveyed with not-surveyed contacts and re-weight the headline towards all handled contacts",
+            cx=True, tables=("interactions",), columns={"surveys": ("interaction_id",)}, after=("headline",)),
+    Section("loyalty", "Which metric predicts what customers later do?",
+            "rank the CX metrics by how well they predict churn (AUC) and recommend the one to steer by",
+            cx=True, tables=("customers",), columns={"surveys": ("customer_id",)}),
+    Section("revenue", "Score and later revenue",
+            "relate each customer's score to their revenue change after it",
+            cx=True, tables=("customer_revenue",), columns={"surveys": ("customer_id",)}),
+]

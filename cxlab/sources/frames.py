@@ -40,8 +40,10 @@ import pandas as pd
 from .._utils import as_list, isin, local_time_keys
 from ..errors import (
     LeakageError,  # noqa: F401 (re-exported)
+    NotEnoughData,
     check_option,
 )
+from .inputs import has_rows, kpi_frame
 
 __all__ = [
     "LeakageError",
@@ -57,6 +59,7 @@ __all__ = [
     "sources_table",
     "describe_frame",
 ]
+
 
 COLUMN_NOTES = {
     "cx_value": "CX headline per response (CSAT 0/100 top-2-box, NPS -100/0/100, CES 1-7) or per period",
@@ -479,13 +482,32 @@ def contact_frame(
 
         ``attrs["coverage"]`` holds the :class:`Coverage` of each join and
         ``attrs["unlinked_responses"]`` the count of responses without a
-        known contact (they cannot enter a contact-grain analysis).
+        known contact (they cannot enter a contact-grain analysis). Agent
+        columns appear only when ``agents`` (``agent_scores``) has rows and
+        contacts carry an ``agent_id``; event flags only with ``events``.
+
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        No interactions or no survey responses in the window, or no response
+        names its contact (``interaction_id``).
+    cxlab.errors.DataError
+        ``cx_metric`` is not answered in the surveys (the message lists the
+        metrics present).
     """
     from .. import kpis
     from ..config import KpiOptions
 
     options = options or KpiOptions()
+    if not has_rows(tables, "interactions"):
+        raise NotEnoughData("no interactions in the window: survey responses cannot be joined to their contacts")
+    if not has_rows(tables, "surveys"):
+        raise NotEnoughData("no survey response in the window")
     inter, surveys = tables["interactions"], tables["surveys"]
+    if "interaction_id" not in surveys or surveys["interaction_id"].isna().all():
+        raise NotEnoughData(f"no survey response names its contact (column 'interaction_id' of surveys is "
+                            f"{'not mapped' if 'interaction_id' not in surveys else 'empty'}; "
+                            f"{len(surveys):,} responses)")
     if features is None:
         features = kpis.contact_features(inter, options=options, timezone=timezone)
     feat = features.copy()
@@ -520,10 +542,11 @@ def contact_frame(
             out[c] = out[c].astype("Float64").astype("float64")
 
     coverage = []
-    if "agents" in tables and len(tables["agents"]):
+    has_agent = "agent_id" in out and out["agent_id"].notna().any()
+    if has_rows(tables, "agents") and has_agent:
         out, cov = agent_attributes(out, tables["agents"], timezone=timezone)
         coverage.append(cov)
-    if "agent_scores" in tables and len(tables["agent_scores"]):
+    if has_rows(tables, "agent_scores") and has_agent:
         out, cov = asof_scores(out, tables["agent_scores"], on="arrived_at", metric=score_metric)
         coverage.append(cov)
 
@@ -536,7 +559,7 @@ def contact_frame(
     ctx["date"] = _as_date64(ctx["date"])
     out["date"] = _as_date64(out["date"]) if "date" in out else _local_date(out["arrived_at"], timezone)
     out = out.merge(ctx, on=["date", "queue"], how="left")
-    if "events" in tables and len(tables["events"]) and len(out):
+    if has_rows(tables, "events") and len(out):
         ev = event_indicators(
             tables["events"], start=out["date"].min(), end=out["date"].max(), timezone=timezone,
             segments=sorted(out["queue"].dropna().unique()),
@@ -599,8 +622,8 @@ def period_frame(
     Parameters
     ----------
     tables : dict of DataFrame
-        Canonical tables (``interactions``, ``surveys``; optional ``staffing``,
-        ``events``, ``series``).
+        Canonical tables: ``interactions`` (or, without it, ``aggregates``);
+        optional ``surveys``, ``staffing``, ``events``, ``series``.
     cx_metric : {"csat", "nps", "ces"}
     grain : {"day", "week"}
     segments : sequence of str
@@ -618,47 +641,83 @@ def period_frame(
         every KPI column of :func:`cxlab.kpis.kpi_table` (values with their
         ``_num`` / ``_den``), ``event_<kind>`` flags and ``series_*`` columns.
         Responses are placed in the period and segment of their contact
-        (local arrival date).
+        (local arrival date). Without survey responses for ``cx_metric``
+        (or a run with no surveys) the frame holds the KPIs only, with
+        ``cx_n = 0`` and ``cx_value`` NaN, so later steps can still relate
+        the KPIs to one another. With no interactions it is built from the
+        ``aggregates`` table (:func:`cxlab.kpis.kpi_table_from_aggregates`),
+        with CX from the sheet's ``csat_top2`` (as %), ``nps_points`` or
+        ``ces_mean`` and ``cx_n`` their response counts (contact-weighted
+        roll-ups are the KPI table's).
+
+        ``attrs``: ``source`` (``"interactions"`` or ``"aggregates"``),
+        ``has_cx`` (bool), ``not_measured`` (KPI → reason, from the KPI table).
+
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        Neither interactions nor aggregates in the window, or a segment
+        column is absent.
     """
-    from .. import kpis
     from ..config import KpiOptions
 
     check_option("grain", grain, ("day", "week"))
     options = options or KpiOptions()
     segments = as_list(segments, "segments")
-    inter = tables["interactions"]
-    k = kpis.kpi_table(inter, by=(grain, *segments), options=options, timezone=timezone,
-                       staffing=tables.get("staffing"))
+    k = kpi_frame(tables, by=(grain, *segments), options=options, timezone=timezone)
+    source = k.attrs["source"]
+    inter = tables["interactions"] if source == "interactions" else None
+    not_measured = dict(k.attrs.get("not_measured", {}) or {})
     k = k.rename(columns={grain: "period"})
     k["period"] = _as_date64(k["period"])
 
-    surveys = tables["surveys"]
-    cx = _cx_per_response(surveys, cx_metric)
-    resp = pd.concat([surveys[["interaction_id"]], cx[["cx_value"]]], axis=1).dropna(subset=["cx_value"])
-    resp = resp.merge(inter[["interaction_id", "arrived_at", *segments]], on="interaction_id", how="inner")
-    resp["period"] = _period_start(_local_date(resp["arrived_at"], timezone), grain)
-    agg = resp.groupby(["period", *segments], as_index=False, sort=True).agg(
-        cx_n=("cx_value", "size"), cx_value=("cx_value", "mean")
-    )
-    out = k.merge(agg, on=["period", *segments], how="left")
+    has_cx = False
+    if inter is not None and has_rows(tables, "surveys") and "interaction_id" in tables["surveys"]:
+        surveys = tables["surveys"]
+        if cx_metric in surveys and surveys[cx_metric].notna().any():
+            has_cx = True
+            cxr = _cx_per_response(surveys, cx_metric)
+            resp = pd.concat([surveys[["interaction_id"]], cxr[["cx_value"]]], axis=1).dropna(subset=["cx_value"])
+            resp = resp.merge(inter[["interaction_id", "arrived_at", *segments]], on="interaction_id", how="inner")
+            resp["period"] = _period_start(_local_date(resp["arrived_at"], timezone), grain)
+            agg = resp.groupby(["period", *segments], as_index=False, sort=True).agg(
+                cx_n=("cx_value", "size"), cx_value=("cx_value", "mean")
+            )
+            out = k.merge(agg, on=["period", *segments], how="left")
+    elif inter is None:
+        check_option("cx_metric", cx_metric, tuple(_AGG_CX))
+        col = _AGG_CX[cx_metric]
+        if col in k and k[col].notna().any():
+            has_cx = True
+            den = f"{col.removesuffix('_pct')}_den"
+            n = k[den] if den in k else k[col].notna().astype(float)
+            out = k.assign(cx_n=n.fillna(0).round(), cx_value=k[col])
+    if not has_cx:
+        out = k.assign(cx_n=0, cx_value=np.nan)
     out["cx_n"] = out["cx_n"].fillna(0).astype("int64")
 
-    if "events" in tables and len(tables["events"]) and len(out):
+    if has_rows(tables, "events") and len(out):
         seg = segments[0] if len(segments) == 1 and segments[0] == "queue" else None
         ev = event_indicators(
             tables["events"], start=out["period"].min(), end=out["period"].max() + pd.Timedelta(days=6 if grain == "week" else 0),
             timezone=timezone, grain=grain,
-            segments=sorted(out["queue"].unique()) if seg else None,
+            segments=sorted(out["queue"].dropna().unique()) if seg else None,
         )
         on = ["period", "queue"] if seg else ["period"]
         out = out.merge(ev, on=on, how="left")
         evcols = [c for c in out if c.startswith("event_")]
         out[evcols] = out[evcols].fillna(0).astype("int64")
-    if "series" in tables and len(tables["series"]):
+    if has_rows(tables, "series"):
         out = out.merge(align_series(tables["series"], grain=grain, lags=series_lags), on="period", how="left")
     lead = ["period", *segments, "cx_n", "cx_value"]
     out = out[lead + [c for c in out.columns if c not in lead]]
-    return out.sort_values(["period", *segments], kind="mergesort").reset_index(drop=True)
+    out = out.sort_values(["period", *segments], kind="mergesort").reset_index(drop=True)
+    out.attrs.update(source=source, has_cx=has_cx, not_measured=not_measured)
+    return out
+
+
+#: the CX column of an aggregates KPI table per metric, on the headline scale (its ``_den`` is the n)
+_AGG_CX = {"csat": "csat_top2_pct", "nps": "nps_points", "ces": "ces_mean"}
 
 
 def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd.DataFrame:
@@ -670,8 +729,16 @@ def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd
         ``source``, ``rows``, ``key``, ``matched``, ``match_rate``,
         ``unmatched`` (count), ``unmatched_examples`` (up to 5 keys),
         ``first_date``, ``last_date``, ``missing_days`` (local days inside
-        [start, end] with no rows; ``None`` for undated sources).
+        [start, end] with no rows; ``None`` for undated sources). Sources
+        absent from the run (or without rows) have no line.
+
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        No interactions in the window (nothing to match against).
     """
+    if not has_rows(tables, "interactions"):
+        raise NotEnoughData("no interactions in the window to match the other sources against")
     inter = tables["interactions"]
     start = pd.Timestamp(start) if start is not None else _local_date(inter["arrived_at"], timezone).min()
     end = pd.Timestamp(end) if end is not None else _local_date(inter["arrived_at"], timezone).max()
@@ -696,27 +763,27 @@ def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd
 
     idates = _local_date(inter["arrived_at"], timezone)
     add("interactions", inter, "interaction_id", None, [], idates)
-    if "surveys" in tables:
+    if has_rows(tables, "surveys") and "interaction_id" in tables["surveys"]:
         s = tables["surveys"]
         ok = _isin(s["interaction_id"], inter["interaction_id"])
         add("surveys", s, "interaction_id", ok, sorted(s.loc[~ok & s["interaction_id"].notna(), "interaction_id"].astype(str)),
             _local_date(s["responded_at"], timezone))
-    if "agents" in tables:
+    if has_rows(tables, "agents") and "agent_id" in inter:
         ag = inter["agent_id"].dropna()
         ok = _isin(ag, tables["agents"]["agent_id"])
         add("agents (contacts with an agent)", ag.to_frame(), "agent_id", ok, sorted(ag[~ok].astype(str).unique()), None)
-    if "agent_scores" in tables:
+    if has_rows(tables, "agent_scores") and "agent_id" in inter:
         sc = tables["agent_scores"]
         agents = inter["agent_id"].dropna().unique()
         ok = _isin(pd.Series(agents), sc["agent_id"])
         add("agent_scores (agents who handled contacts)", pd.DataFrame({"agent_id": agents}), "agent_id", ok,
             sorted(pd.Series(agents)[~ok].astype(str)), None)
     for name, col in (("staffing", "interval_start"), ("series", "date")):
-        if name in tables and len(tables[name]):
+        if has_rows(tables, name):
             t = tables[name]
             d = _local_date(t[col], timezone) if name == "staffing" else _as_date64(t[col])
             add(name, t, "date", None, [], d)
-    if "events" in tables:
+    if has_rows(tables, "events"):
         add("events", tables["events"], "", None, [], None)
     out = pd.DataFrame(rows)
     out["matched"] = out["matched"].astype("Int64")

@@ -13,15 +13,18 @@ survives an intervention. The four checks of step 6:
   (:func:`predicted_effect`, :func:`verdict`);
 * **few clusters** — :mod:`.clusters` (:func:`wild_cluster_bootstrap`,
   :func:`randomization_inference`, :func:`choose_inference`) and
-  **equivalence** — :mod:`.equivalence` (:func:`tost`).
+  **equivalence** — :mod:`.equivalence` (:func:`tost`);
+* **defaults from the data** — :mod:`.defaults` (split date, drivers, pilot
+  dates and assignment, the prediction).
 
 Every function takes data first and options keyword-only and returns a
 tidy DataFrame, a frozen dataclass of DataFrames, or (for the plan) a
 JSON-able dict.
 """
 
-from . import clusters, did, equivalence, natural, out_of_time, power, verdicts
+from . import clusters, defaults, did, equivalence, natural, out_of_time, power, verdicts
 from .clusters import *  # noqa: F403
+from .defaults import *  # noqa: F403
 from .did import *  # noqa: F403
 from .equivalence import *  # noqa: F403
 from .natural import *  # noqa: F403
@@ -30,4 +33,4 @@ from .power import *  # noqa: F403
 from .verdicts import *  # noqa: F403
 
 __all__ = [*out_of_time.__all__, *natural.__all__, *power.__all__, *did.__all__, *verdicts.__all__,
-           *clusters.__all__, *equivalence.__all__]
+           *clusters.__all__, *equivalence.__all__, *defaults.__all__]

@@ -17,6 +17,7 @@ spelled out: ``outcome`` on ``treat`` (× ``post`` for a DiD) with
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -155,19 +156,16 @@ def _wild_parts(d: _Design):
     return D, a_y, C_y, a_x, C_x
 
 
-def _boot_t(v, D, a, C, factor):
-    """Bootstrap t statistics (one per column of ``v``) for the null behind ``a`` and ``C``."""
-    num = a @ v / D
-    s = C @ v
-    se = np.sqrt(factor * np.sum(s**2, axis=0)) / D
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(se > 0, num / se, 0.0)
+@functools.lru_cache(maxsize=16)
+def _all_signs(G: int) -> np.ndarray:
+    signs = np.ascontiguousarray(np.array(list(itertools.product([1.0, -1.0], repeat=G))).T)  # G x 2^G, col 0 all +1
+    signs.setflags(write=False)
+    return signs
 
 
 def _draws(G: int, weights: str, n_boot: int, seed) -> tuple[np.ndarray, bool]:
     if weights == "rademacher" and G <= _ENUMERATE_MAX_G:
-        signs = np.array(list(itertools.product([1.0, -1.0], repeat=G))).T  # G x 2^G, first column all +1
-        return signs, True
+        return _all_signs(G), True
     rng = np.random.default_rng(seed)
     if weights == "rademacher":
         return rng.choice([-1.0, 1.0], size=(G, n_boot)), False
@@ -189,6 +187,7 @@ def wild_cluster_bootstrap(
     seed: int = 0,
     conf: float = 0.95,
     ci: bool = True,
+    margin: float | None = None,
 ) -> pd.DataFrame:
     """Restricted wild cluster bootstrap-t (WCR) test and interval for a treatment coefficient.
 
@@ -225,6 +224,10 @@ def wild_cluster_bootstrap(
         Level of the interval (and the test is at 1 − conf).
     ci : bool, default True
         Compute the interval by test inversion (a few hundred evaluations).
+    margin : float, optional
+        Smallest effect of interest (> 0, outcome units): adds the
+        equivalence test (TOST) by the same bootstrap, each one-sided test
+        at 1 − conf, restricted to its boundary null ±margin.
 
     Returns
     -------
@@ -234,7 +237,11 @@ def wild_cluster_bootstrap(
         symmetric), ``ci_low``, ``ci_high`` (bootstrap interval by test
         inversion; ±inf when no value can be rejected, NaN with
         ``ci=False``), ``n``, ``n_clusters``, ``n_treated_clusters``,
-        ``weights``, ``draws`` (bootstrap replications), ``enumerated``.
+        ``weights``, ``draws`` (bootstrap replications), ``enumerated``;
+        with ``margin`` also ``margin``, ``p_lower``
+        (:math:`P^*(t^*_{-m} \\ge t_{-m})`), ``p_upper``
+        (:math:`P^*(t^*_{+m} \\le t_{+m})`), ``p_equiv`` (the larger) and
+        ``equivalent`` (``p_equiv < 1 − conf``).
 
     Notes
     -----
@@ -299,21 +306,43 @@ def wild_cluster_bootstrap(
     v, enumerated = _draws(G, weights, n_boot, seed)
     alpha = 1 - conf
 
+    # every draw's numerator and squared score sum are linear / quadratic in the null value b0:
+    # num(b0) = ny - b0 nx, sum_g s_g(b0)^2 = q0 - 2 b0 q1 + b0^2 q2, so one null costs O(draws)
+    ny, nx = a_y @ v / D, a_x @ v / D
+    sy, sx = C_y @ v, C_x @ v
+    q0, q1, q2 = np.sum(sy * sy, axis=0), np.sum(sy * sx, axis=0), np.sum(sx * sx, axis=0)
+
+    def t_boot(b0: float) -> np.ndarray:
+        se_b = np.sqrt(np.maximum(factor * (q0 - 2 * b0 * q1 + b0 * b0 * q2), 0.0)) / D
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(se_b > 0, (ny - b0 * nx) / se_b, 0.0)
+
     def p_at(b0: float) -> float:
         t = (beta - b0) / se
-        tb = _boot_t(v, D, a_y - b0 * a_x, C_y - b0 * C_x, factor)
-        return float(np.mean(np.abs(tb) >= abs(t) * (1 - 1e-12)))
+        return float(np.mean(np.abs(t_boot(b0)) >= abs(t) * (1 - 1e-12)))
 
     p_boot = p_at(0.0)
     lo = hi = np.nan
     if ci:
         lo, hi = (_invert(p_at, beta, se, alpha, side) for side in (-1, 1))
-    return pd.DataFrame([{
+    row = {
         "term": treat if post is None else f"{treat} x {post}",
         "estimate": beta, "se": se, "t_stat": t_obs,
         "p_cr1": float(2 * stats.t.sf(abs(t_obs), G - 1)), "p_boot": p_boot,
         "ci_low": lo, "ci_high": hi, "n": d.n, "n_clusters": G, "n_treated_clusters": int(d.treated.sum()),
-        "weights": weights, "draws": int(v.shape[1]), "enumerated": enumerated}])
+        "weights": weights, "draws": int(v.shape[1]), "enumerated": enumerated}
+    if margin is not None:
+        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and math.isfinite(margin)
+                and margin > 0):
+            raise ValueError(f"margin must be a positive number; got {margin!r}")
+        # TOST by the restricted bootstrap: H0 beta <= -m (reject for large t), H0 beta >= m (small t)
+        t_lo, t_hi = (beta + margin) / se, (beta - margin) / se
+        tol = 1e-12 * max(abs(t_lo), abs(t_hi), 1.0)
+        p_lower = float(np.mean(t_boot(-margin) >= t_lo - tol))
+        p_upper = float(np.mean(t_boot(margin) <= t_hi + tol))
+        row.update({"margin": float(margin), "p_lower": p_lower, "p_upper": p_upper,
+                    "p_equiv": max(p_lower, p_upper), "equivalent": bool(max(p_lower, p_upper) < 1 - conf)})
+    return pd.DataFrame([row])
 
 
 def _invert(p_at, beta: float, se: float, alpha: float, side: int, iters: int = 60) -> float:

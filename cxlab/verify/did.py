@@ -3,7 +3,17 @@
 The contact-level pilot frame (:func:`pilot_frame`), the two-way fixed-effects
 DiD with cluster-robust errors (:func:`pilot_readout`) and the checks that
 should find nothing: diverging pre-trends (:func:`pre_trends`), a fake start
-date (:func:`placebo`) and a split of the control group (:func:`aa_split`).
+date (:func:`placebo`) and a split of the control group (:func:`aa_split`),
+all three at once (:func:`falsification_checks`).
+
+Every readout and check picks its inference with
+:func:`cxlab.verify.choose_inference` (``inference="auto"``): CR1 with
+:math:`t_{G-1}` only with 30+ clusters and 10+ in each arm, the restricted
+wild cluster bootstrap below that, and with a single treated (or control)
+cluster a placebo-in-space ranking instead of an analytic p. The method and
+its reason are columns of the result (``inference``, ``inference_reason``,
+``inference_warning``); the CR1 values stay beside them (``p_cr1``,
+``ci_low_cr1``, ``ci_high_cr1``).
 """
 
 from __future__ import annotations
@@ -16,10 +26,11 @@ import pandas as pd
 from scipy import stats
 
 from .._utils import as_list, require_columns
-from ..errors import DataError, check_option
+from ..errors import NotEnoughData, check_option
 from ._common import check_prob, t_ci, to_stamp, to_time
 
-__all__ = ["pilot_frame", "PilotReadout", "pilot_readout", "pre_trends", "placebo", "aa_split"]
+__all__ = ["pilot_frame", "PilotReadout", "pilot_readout", "pre_trends", "placebo", "aa_split",
+           "falsification_checks"]
 
 
 def pilot_frame(
@@ -35,7 +46,9 @@ def pilot_frame(
     Parameters
     ----------
     tables : dict of DataFrame
-        Canonical tables with ``interactions``, ``surveys`` and ``agents``.
+        Canonical tables with ``interactions`` and ``agents`` (with
+        ``team``); ``surveys`` is optional (without it ``cx_value`` is NaN)
+        and so is ``interactions.resolved`` (``resolved_pct`` NaN).
     treated : list of str
         Teams in the treated arm (every other team with contacts is control).
     timezone : str, default "UTC"
@@ -82,34 +95,50 @@ def pilot_frame(
     from ..metric import propensity_weights  # lazy, as before the split
 
     check_option("cx_metric", cx_metric, ("csat", "nps", "ces"))
-    for name in ("interactions", "surveys", "agents"):
-        if name not in tables:
-            raise ValueError(f"tables lacks {name!r}; pilot_frame needs interactions, surveys and agents")
-    inter, surveys, agents = tables["interactions"], tables["surveys"], tables["agents"]
-    require_columns(inter, ["interaction_id", "agent_id", "arrived_at", "abandoned", "queue", "resolved"],
-                     what="interactions")
-    require_columns(surveys, ["interaction_id", "responded_at", cx_metric], what="surveys")
+    for name in ("interactions", "agents"):
+        if tables.get(name) is None or len(tables[name]) == 0:
+            raise NotEnoughData(f"no {name} table in the window; pilot_frame needs interactions and agents (with team)")
+    inter, agents = tables["interactions"], tables["agents"]
+    surveys = tables.get("surveys")
+    require_columns(inter, ["interaction_id", "agent_id", "arrived_at", "abandoned", "queue"], what="interactions")
     require_columns(agents, ["agent_id", "team"], what="agents")
     covs = [c for c in response_covariates if c in inter.columns]
-    h = inter.loc[~inter["abandoned"].astype(bool) & inter["agent_id"].notna(),
-                  ["interaction_id", "agent_id", "arrived_at", "queue", *dict.fromkeys(["resolved", *covs])]]
-    h = h.merge(agents[["agent_id", "team"]].drop_duplicates("agent_id"), on="agent_id", how="inner")
-    h["date"] = h["arrived_at"].dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    keep = list(dict.fromkeys(["interaction_id", "agent_id", "arrived_at", "queue",
+                               *(["resolved"] if "resolved" in inter.columns else []), *covs]))
+    h = inter.loc[~inter["abandoned"].astype(bool) & inter["agent_id"].notna(), keep]
+    h = h.merge(agents[["agent_id", "team"]].dropna().drop_duplicates("agent_id"), on="agent_id", how="inner")
+    if h.empty:
+        raise NotEnoughData(f"no handled contact has an agent on a team ({len(inter):,} interactions, "
+                            f"{len(agents):,} agents)")
+    arrived = h["arrived_at"]
+    if not pd.api.types.is_datetime64_any_dtype(arrived):
+        arrived = pd.to_datetime(arrived, utc=True, format="mixed")
+    elif arrived.dt.tz is None:
+        arrived = arrived.dt.tz_localize("UTC")
+    h["date"] = arrived.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
     h["treated"] = h["team"].isin(list(treated))
-    h["resolved_pct"] = h["resolved"].astype(float) * 100.0
-    raw = (surveys.dropna(subset=[cx_metric]).sort_values(["responded_at"], kind="mergesort")
-           .drop_duplicates("interaction_id")[["interaction_id", cx_metric]])
-    value = {"csat": lambda v: (v >= 4) * 100.0,
-             "nps": lambda v: np.select([v >= 9, v <= 6], [100.0, -100.0], 0.0),
-             "ces": lambda v: v.astype(float)}[cx_metric](raw[cx_metric])
-    raw = raw.assign(cx_value=np.asarray(value, float))[["interaction_id", "cx_value"]]
-    h = h.merge(raw, on="interaction_id", how="left")
+    h["resolved_pct"] = (h["resolved"].astype(float) * 100.0 if "resolved" in h.columns else np.nan)
+    if surveys is not None and len(surveys) and cx_metric in surveys.columns:
+        require_columns(surveys, ["interaction_id", "responded_at", cx_metric], what="surveys")
+        raw = (surveys.dropna(subset=[cx_metric]).sort_values(["responded_at"], kind="mergesort")
+               .drop_duplicates("interaction_id")[["interaction_id", cx_metric]])
+        v = raw[cx_metric].astype(float)
+        value = {"csat": lambda v: (v >= 4) * 100.0,
+                 "nps": lambda v: np.select([v >= 9, v <= 6], [100.0, -100.0], 0.0),
+                 "ces": lambda v: v}[cx_metric](v)
+        raw = raw.assign(cx_value=np.asarray(value, float))[["interaction_id", "cx_value"]]
+        h = h.merge(raw, on="interaction_id", how="left")
+    else:
+        h["cx_value"] = np.nan
     h["surveyed"] = h["cx_value"].notna()
     for c in covs:  # flags as numbers for the propensity model
         if h[c].dtype == bool:
             h[c] = h[c].astype(float)
-    weights = propensity_weights(h, h["surveyed"].to_numpy(), covariates=covs, trim=(0.0, 1.0))
-    h["response_weight"] = weights["weight"].to_numpy()
+    if 0 < h["surveyed"].sum() < len(h):
+        weights = propensity_weights(h, h["surveyed"].to_numpy(), covariates=covs, trim=(0.0, 1.0))
+        h["response_weight"] = weights["weight"].to_numpy()
+    else:
+        h["response_weight"] = np.where(h["surveyed"], 1.0, np.nan)
     out = h[["interaction_id", "date", "team", "agent_id", "queue", "treated", "resolved_pct", "surveyed",
              "cx_value", "response_weight"]]
     return out.sort_values(["date", "interaction_id"], kind="mergesort").reset_index(drop=True)
@@ -127,7 +156,15 @@ class PilotReadout:
         (t with G − 1 df), ``p_val``, ``n`` (observations), ``n_clusters``
         (G), ``n_treated`` and ``n_control`` (units), ``pre_treated``,
         ``post_treated``, ``pre_control``, ``post_control`` (raw means),
-        ``raw_did`` ((post_T − pre_T) − (post_C − pre_C)).
+        ``raw_did`` ((post_T − pre_T) − (post_C − pre_C)); ``p_val``,
+        ``ci_low``, ``ci_high`` come from the inference used, which is
+        named with its reason: ``inference`` (``"cr1"``,
+        ``"wild_bootstrap"``, ``"placebo_in_space"``), ``inference_reason``,
+        ``inference_warning`` (None or a caution); the CR1 values stay in
+        ``p_cr1``, ``ci_low_cr1``, ``ci_high_cr1``; ``n_treated_clusters``;
+        for the placebo-in-space ranking ``p_rank`` (rank / assignments),
+        ``rank`` and ``assignments`` (NaN otherwise); with ``margin`` also
+        ``margin``, ``p_equiv`` and ``equivalent``.
     series : DataFrame
         For the chart, one row per outcome × group × week relative to the
         start: ``outcome``, ``group`` (``"treated"`` / ``"control"``),
@@ -199,15 +236,17 @@ def _twfe(data, *, regressor: str, unit: str, time_col: str, alpha: float) -> di
     import statsmodels.api as sm
 
     data = data.assign(_wy=data["_y"] * data["_w"])
-    cells = data.groupby([unit, time_col], sort=True).agg(
-        w=("_w", "sum"), wy=("_wy", "sum"), x=(regressor, "first"), stratum=("_stratum", "first")).reset_index()
+    cells = data.groupby([unit, "_stratum", time_col], sort=True).agg(
+        w=("_w", "sum"), wy=("_wy", "sum"), x=(regressor, "first"), tr=("_treated", "first"),
+        post=("_post", "first")).reset_index().rename(columns={"_stratum": "stratum"})
     cells["y"] = cells["wy"] / cells["w"]
     n_obs = float(data["_n"].sum())
     u = pd.Categorical(cells[unit])
     t_codes, t_levels = pd.factorize(pd.MultiIndex.from_arrays([cells["stratum"], cells[time_col]]), sort=True)
     G, T = len(u.categories), len(t_levels)
     if G < 3:
-        raise DataError(f"difference-in-differences needs at least 3 {unit!r} clusters; got {G}")
+        raise NotEnoughData(f"difference-in-differences needs at least 3 {unit!r} clusters; got {G} "
+                            f"({len(data):,} rows)")
     w = cells["w"].to_numpy(float)
     Z = np.column_stack([cells["y"].to_numpy(float), cells["x"].astype(float).to_numpy(),
                          np.eye(G)[u.codes][:, 1:]])
@@ -221,8 +260,8 @@ def _twfe(data, *, regressor: str, unit: str, time_col: str, alpha: float) -> di
     coef, *_ = np.linalg.lstsq(U, Z[:, :2] * root, rcond=None)
     resid = Z[:, :2] * root - U @ coef  # sqrt(w) * residualized (y, x)
     if not np.any(np.abs(resid[:, 1]) > 1e-9 * max(1.0, np.abs(Z[:, 1]).max())):
-        raise DataError("the treatment indicator does not vary within units and periods: need treated and "
-                        "control units both before and after the start")
+        raise NotEnoughData("the treatment indicator does not vary within units and periods: need treated and "
+                            f"control units both before and after the start ({len(data):,} rows)")
     # 3) the coefficient of interest by statsmodels, with cluster-robust scores (no correction yet)
     model = sm.OLS(resid[:, 0], resid[:, 1]).fit(
         cov_type="cluster", cov_kwds={"groups": u.codes, "use_correction": False}, use_t=True)
@@ -232,13 +271,82 @@ def _twfe(data, *, regressor: str, unit: str, time_col: str, alpha: float) -> di
     est = float(model.params[0])
     lo, hi = t_ci(est, se, G - 1, alpha)
     p = float(2 * stats.t.sf(abs(est / se), G - 1)) if se > 0 else np.nan
+    cells["_period"] = t_codes
     return {"estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "p_val": p, "n": int(round(n_obs)),
-            "n_clusters": G}
+            "n_clusters": G, "_cells": cells}
 
 
-def _did(data, *, unit, time_col, alpha):
+INFERENCE = ("auto", "cr1", "wild_bootstrap", "randomization")
+
+
+def _infer(data, res: dict, *, regressor, unit, time_col, alpha, inference, seed, n_boot=9999, margin=None,
+           did=True) -> dict:
+    """Add the few-cluster-safe inference to a CR1 result of :func:`_twfe` (chosen by :func:`choose_inference`).
+
+    The wild cluster bootstrap and randomization inference run on the unit ×
+    period cell means weighted by their counts: every regressor is constant
+    within a cell, so the coefficient, the cluster scores and every bootstrap
+    draw equal those of the observation-level regression (the CR1 factor's
+    N differs, which no bootstrap p-value or interval depends on).
+    """
+    from .clusters import choose_inference, randomization_inference, wild_cluster_bootstrap
+
+    check_option("inference", inference, INFERENCE)
+    G = int(res["n_clusters"])
+    arms = data.groupby(unit)["_treated"].first()
+    G1 = int(arms.sum())
+    out = {k: v for k, v in res.items() if k != "_cells"}
+    out.update({"p_cr1": res["p_val"], "ci_low_cr1": res["ci_low"], "ci_high_cr1": res["ci_high"],
+                "n_treated_clusters": G1, "p_rank": np.nan, "rank": np.nan, "assignments": np.nan})
+    if inference == "auto":
+        if 1 <= G1 < G:
+            choice = choose_inference(G, G1)
+            method, why, warning = choice.method, choice.reason, choice.warning
+        else:
+            method, why, warning = "cr1", f"all {G} clusters are in one arm", None
+    elif inference == "randomization":
+        method, why, warning = "placebo_in_space", "randomization inference was asked for", None
+    else:
+        method, why, warning = inference, f"{inference} inference was asked for", None
+    if method == "placebo_in_space" and not did:
+        method, why = "none", why + " The check's regressor is not a treated × post indicator, so no ranking either."
+    cells = res["_cells"].assign(x=lambda c: c["x"].astype(float))
+    fe = (unit, "_period")
+    if margin is not None and method in ("cr1", "placebo_in_space", "none"):
+        from .._stats import tost_from_estimate
+
+        if method == "cr1" and np.isfinite(res["se"]) and res["se"] > 0:
+            eq = tost_from_estimate(res["estimate"], res["se"], G - 1, margin=float(margin), alpha=alpha).iloc[0]
+            out.update({"margin": float(margin), "p_equiv": float(eq["p_equiv"]), "equivalent": bool(eq["equivalent"])})
+        else:
+            out.update({"margin": float(margin), "p_equiv": np.nan, "equivalent": False})
+    if method == "wild_bootstrap":
+        weights = "webb" if G < 10 else "rademacher"
+        wb = wild_cluster_bootstrap(cells, outcome="y", treat="x", cluster=unit, fixed_effects=fe, weight_col="w",
+                                    weights=weights, n_boot=n_boot, seed=seed, conf=1 - alpha, margin=margin).iloc[0]
+        out.update({"p_val": float(wb["p_boot"]), "ci_low": float(wb["ci_low"]), "ci_high": float(wb["ci_high"])})
+        why += (f" Rademacher weights, all {int(wb['draws'])} sign vectors enumerated." if wb["enumerated"] else
+                f" {weights.capitalize()} weights, {int(wb['draws'])} draws (seed {seed}).")
+        if margin is not None:
+            out.update({"margin": float(margin), "p_equiv": float(wb["p_equiv"]), "equivalent": bool(wb["equivalent"])})
+    elif method == "placebo_in_space":
+        ri = randomization_inference(cells, outcome="y", treat="tr", post="post", cluster=unit, fixed_effects=fe,
+                                     weight_col="w", n_perm=n_boot, seed=seed).iloc[0]
+        out.update({"p_val": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_rank": float(ri["p_val"]),
+                    "rank": int(ri["rank"]), "assignments": int(ri["assignments"])})
+        if inference == "auto":
+            why += f" The treated arm ranks {int(ri['rank'])} of {int(ri['assignments'])} (p = {float(ri['p_val']):.2f})."
+    elif method == "none":
+        out.update({"p_val": np.nan, "ci_low": np.nan, "ci_high": np.nan})
+    out.update({"inference": method, "inference_reason": why, "inference_warning": warning})
+    return out
+
+
+def _did(data, *, unit, time_col, alpha, inference="cr1", seed=0, n_boot=9999, margin=None):
     data = data.assign(_d=(data["_treated"] & data["_post"]).astype(float))
     res = _twfe(data, regressor="_d", unit=unit, time_col=time_col, alpha=alpha)
+    res = _infer(data, res, regressor="_d", unit=unit, time_col=time_col, alpha=alpha, inference=inference,
+                 seed=seed, n_boot=n_boot, margin=margin)
     means = data.groupby(["_treated", "_post"]).apply(
         lambda g: np.average(g["_y"], weights=g["_w"]), include_groups=False)
     get = lambda tr, po: float(means.get((tr, po), np.nan))  # noqa: E731
@@ -282,6 +390,10 @@ def pilot_readout(
     weight_col: str | None = None,
     strata: str | None = None,
     alpha: float = 0.05,
+    inference: str = "auto",
+    seed: int = 0,
+    n_boot: int = 9999,
+    margin: float | None = None,
 ) -> PilotReadout:
     """Difference-in-differences readout of a pilot, cluster-robust by unit.
 
@@ -372,7 +484,8 @@ def pilot_readout(
     check_prob("alpha", alpha)
     effects, series = [], []
     for out, data, start in _panels(frame, outcomes, args):
-        row = {"outcome": out, **_did(data, unit=unit, time_col=time_col, alpha=alpha)}
+        row = {"outcome": out, **_did(data, unit=unit, time_col=time_col, alpha=alpha, inference=inference,
+                                      seed=seed, n_boot=n_boot, margin=margin)}
         effects.append(row)
         if start is not None:
             s = _series(data.assign(_time=data[time_col]), start, alpha=alpha)
@@ -394,12 +507,14 @@ def pre_trends(
     weight_col: str | None = None,
     strata: str | None = None,
     alpha: float = 0.05,
+    inference: str = "auto",
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Test whether treated and control units trended alike before the pilot.
 
     Parameters
     ----------
-    frame, outcome, treated_col, unit, time_col, count_col, weight_col, strata, alpha
+    frame, outcome, treated_col, unit, time_col, count_col, weight_col, strata, alpha, inference, seed
         As in :func:`pilot_readout`.
     start_date : date-like
         First day of the pilot; only earlier rows are used.
@@ -443,6 +558,8 @@ def pre_trends(
         weeks = (data[time_col] - start) / pd.Timedelta(days=7)
         data = data.assign(_x=weeks.astype(float) * data["_treated"].astype(float))
         res = _twfe(data, regressor="_x", unit=unit, time_col=time_col, alpha=alpha)
+        res = _infer(data, res, regressor="_x", unit=unit, time_col=time_col, alpha=alpha, inference=inference,
+                     seed=seed, did=False)
         rows.append({"outcome": out, **res, "parallel": bool(res["ci_low"] <= 0 <= res["ci_high"])})
     return pd.DataFrame(rows)
 
@@ -460,12 +577,14 @@ def placebo(
     weight_col: str | None = None,
     strata: str | None = None,
     alpha: float = 0.05,
+    inference: str = "auto",
+    seed: int = 0,
 ) -> pd.DataFrame:
     """DiD at a fake start date inside the pre-period (should find nothing).
 
     Parameters
     ----------
-    frame, outcome, treated_col, unit, time_col, count_col, weight_col, strata, alpha
+    frame, outcome, treated_col, unit, time_col, count_col, weight_col, strata, alpha, inference, seed
         As in :func:`pilot_readout`.
     start_date : date-like
         The real start; rows on or after it are dropped.
@@ -509,7 +628,7 @@ def placebo(
     for out, data, _ in _panels(frame, outcome, locals()):
         pre = data[~data["_post"]]
         if pre.empty:
-            raise DataError("placebo: no rows before start_date")
+            raise NotEnoughData(f"placebo: no rows before the pilot start {start_date}")
         times = pre[time_col]
         if placebo_date is None:
             distinct = times.drop_duplicates().sort_values().reset_index(drop=True)
@@ -521,7 +640,7 @@ def placebo(
         if not (times.min() < fake <= times.max()):
             raise ValueError(f"placebo_date must fall inside the pre-period ({times.min()} .. {times.max()}); got {fake}")
         pre = pre.assign(_post=pre[time_col] >= fake)
-        res = _did(pre, unit=unit, time_col=time_col, alpha=alpha)
+        res = _did(pre, unit=unit, time_col=time_col, alpha=alpha, inference=inference, seed=seed)
         rows.append({"outcome": out, **res, "placebo_date": fake,
                      "covers_zero": bool(res["ci_low"] <= 0 <= res["ci_high"])})
     return pd.DataFrame(rows)
@@ -541,15 +660,16 @@ def aa_split(
     strata: str | None = None,
     seed: int = 0,
     alpha: float = 0.05,
+    inference: str = "auto",
 ) -> pd.DataFrame:
     """A/A test: split the control units at random and run the same DiD.
 
     Parameters
     ----------
-    frame, outcome, treated_col, start_date, post_col, unit, time_col, count_col, weight_col, strata, alpha
+    frame, outcome, treated_col, start_date, post_col, unit, time_col, count_col, weight_col, strata, alpha, inference
         As in :func:`pilot_readout`.
     seed : int, default 0
-        Seed of the random split (``np.random.default_rng(seed)``).
+        Seed of the random split (``np.random.default_rng(seed)``) and of the bootstrap.
 
     Returns
     -------
@@ -585,11 +705,72 @@ def aa_split(
         control = data[~data["_treated"]]
         units = np.array(sorted(control[unit].unique()))
         if len(units) < 4:
-            raise DataError(f"aa_split needs at least 4 control units; got {len(units)}")
+            raise NotEnoughData(f"aa_split needs at least 4 control {unit!r} units; got {len(units)}")
         rng = np.random.default_rng(seed)
         pseudo = sorted(rng.choice(units, size=len(units) // 2, replace=False).tolist())
         control = control.assign(_treated=control[unit].isin(pseudo))
-        res = _did(control, unit=unit, time_col=time_col, alpha=alpha)
+        res = _did(control, unit=unit, time_col=time_col, alpha=alpha, inference=inference, seed=seed)
         rows.append({"outcome": out, **res, "pseudo_treated": ", ".join(map(str, pseudo)),
                      "covers_zero": bool(res["ci_low"] <= 0 <= res["ci_high"])})
     return pd.DataFrame(rows)
+
+
+def falsification_checks(
+    frame: pd.DataFrame,
+    *,
+    outcomes: dict,
+    treated_col: str,
+    start_date,
+    unit: str = "team",
+    seed: int = 0,
+    alpha: float = 0.05,
+    inference: str = "auto",
+) -> tuple[pd.DataFrame, list[str]]:
+    """The three checks that should find nothing, per outcome: pre-trend, placebo start, A/A split.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The pilot frame (:func:`pilot_frame`).
+    outcomes : dict of str to (str or None)
+        Outcome column → its weight column (None for unweighted).
+    treated_col, start_date, unit, seed, alpha, inference
+        As in :func:`pilot_readout`.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        One row per check × outcome: ``check``, ``outcome``, ``estimate``,
+        ``ci_low``, ``ci_high``, ``p_val``, ``inference``, ``passes`` (the
+        interval covers 0, or no interval); and the checks the data could not
+        support, each as "<check> on <outcome>: <reason>".
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> panel = pd.DataFrame({"team": np.repeat(list("abcdefgh"), 30),
+    ...                       "date": np.tile(pd.date_range("2025-01-01", periods=30), 8),
+    ...                       "treated": np.repeat([True] * 2 + [False] * 6, 30), "y": rng.normal(0, 1, 240)})
+    >>> table, notes = falsification_checks(panel, outcomes={"y": None}, treated_col="treated",
+    ...                                     start_date="2025-01-21")
+    >>> table["check"].tolist(), notes
+    (['pre-trend (per week)', 'placebo start', 'A/A split of controls'], [])
+    """
+    runs = (("pre-trend (per week)", pre_trends, "parallel"), ("placebo start", placebo, "covers_zero"),
+            ("A/A split of controls", aa_split, "covers_zero"))
+    rows, notes = [], []
+    for out, w in outcomes.items():
+        kw = dict(outcome=out, treated_col=treated_col, start_date=start_date, unit=unit, weight_col=w,
+                  alpha=alpha, inference=inference, seed=seed)
+        for name, fun, flag in runs:
+            try:
+                r = fun(frame, **kw).iloc[0]
+            except NotEnoughData as exc:
+                notes.append(f"{name} on {out}: {exc}")
+                continue
+            has_ci = bool(np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"]))
+            rows.append({"check": name, "outcome": out, "estimate": r["estimate"], "ci_low": r["ci_low"],
+                         "ci_high": r["ci_high"], "p_val": r["p_val"], "inference": r["inference"],
+                         "passes": bool(r[flag]) if has_ci else True})
+    cols = ["check", "outcome", "estimate", "ci_low", "ci_high", "p_val", "inference", "passes"]
+    return pd.DataFrame(rows, columns=cols), notes

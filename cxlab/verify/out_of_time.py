@@ -17,7 +17,7 @@ from .._utils import as_list, require_columns
 from ..errors import DataError, check_option
 from ._common import check_prob, ols, to_stamp, to_time
 
-__all__ = ["Holdout", "holdout", "rank_stability"]
+__all__ = ["Holdout", "holdout", "rank_stability", "skill_interval"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class Holdout:
         ``last_value``, ``seasonal_mean``): ``mae``, ``rmse``, ``n`` (holdout
         periods) and ``skill`` — the driver model's skill score against this
         method, ``1 − MSE_model / MSE_method`` (0 on the model's own row;
-        positive = the model beats the baseline).
+        positive = the model beats the baseline) with its interval
+        ``skill_ci_low``, ``skill_ci_high`` (:func:`skill_interval`; NaN on
+        the model's own row).
     coefficients : DataFrame
         One row per ``window`` × ``driver``: ``coef`` (outcome units per
         driver unit), ``ci_low``, ``ci_high``, ``p_val``, ``std_coef``
@@ -132,6 +134,13 @@ def _holdout_one(frame, *, outcome, drivers, split, date_col, importance, alpha)
                      "rmse": float(np.sqrt(mse[method])), "n": int(err.size)})
     scores = pd.DataFrame(rows)
     scores["skill"] = [1 - mse["driver_model"] / mse[m] if mse[m] > 0 else np.nan for m in scores["method"]]
+    e_model = (hold["actual"] - hold["predicted"]).to_numpy(float)
+    bounds = [skill_interval(e_model, (hold["actual"] - hold[col]).to_numpy(float), alpha=alpha)
+              if method != "driver_model" else (np.nan, np.nan)
+              for method, col in (("driver_model", "predicted"), ("last_value", "last_value"),
+                                  ("seasonal_mean", "seasonal_mean"))]
+    scores["skill_ci_low"] = [b[0] for b in bounds]
+    scores["skill_ci_high"] = [b[1] for b in bounds]
 
     coefficients = pd.concat(coef_rows, ignore_index=True).drop(columns="se")
     a = coefficients[coefficients["window"] == "train"][["driver", "importance"]]
@@ -326,3 +335,70 @@ def rank_stability(
             "top_overlap": overlap,
         }]
     )
+
+
+def skill_interval(e_model, e_base, *, alpha: float = 0.05, lags: int | None = None) -> tuple[float, float]:
+    r"""Interval of the MSE skill score ``1 − MSE_model / MSE_base`` from paired forecast errors.
+
+    Parameters
+    ----------
+    e_model, e_base : array-like
+        Forecast errors of the model and of the baseline on the same
+        periods (pairs with a non-finite value are dropped).
+    alpha : float, default 0.05
+        1 − confidence level.
+    lags : int, optional
+        Newey–West lags; default :math:`\lfloor 4 (n/100)^{2/9} \rfloor`.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound (NaN with fewer than 3 pairs or a zero
+        baseline MSE).
+
+    Notes
+    -----
+    With :math:`a = \overline{e_m^2}`, :math:`b = \overline{e_b^2}` and
+    :math:`SS = 1 - a/b`, the delta method linearizes
+    :math:`u_t = -(e_{m,t}^2 - a)/b + a (e_{b,t}^2 - b)/b^2`, so
+    :math:`Var(\widehat{SS}) \approx \hat\Omega_u / n` with
+    :math:`\hat\Omega_u` the Newey–West (Bartlett) long-run variance of
+    :math:`u_t` — the squared errors of consecutive days are correlated,
+    as in the Diebold–Mariano test. Interval :math:`SS \pm z_{1-\alpha/2}
+    \sqrt{\hat\Omega_u / n}`. A skill whose interval covers 0 does not
+    show that the model beats the baseline.
+
+    References
+    ----------
+    .. [1] Diebold, F.X. & Mariano, R.S. (1995) Comparing predictive
+       accuracy. *J. Business & Economic Statistics* 13, 253–263.
+    .. [2] Newey, W.K. & West, K.D. (1987) A simple, positive semi-definite,
+       heteroskedasticity and autocorrelation consistent covariance matrix.
+       *Econometrica* 55, 703–708.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> base = rng.normal(0, 2, 200); model = 0.5 * base + rng.normal(0, 0.5, 200)
+    >>> lo, hi = skill_interval(model, base)
+    >>> bool(0 < lo < 1 - np.mean(model**2) / np.mean(base**2) < hi < 1)
+    True
+    """
+    check_prob("alpha", alpha)
+    em, eb = np.asarray(e_model, float), np.asarray(e_base, float)
+    ok = np.isfinite(em) & np.isfinite(eb)
+    em, eb = em[ok], eb[ok]
+    n = em.size
+    if n < 3:
+        return (np.nan, np.nan)
+    a, b = float(np.mean(em**2)), float(np.mean(eb**2))
+    if b <= 0:
+        return (np.nan, np.nan)
+    u = -(em**2 - a) / b + a * (eb**2 - b) / b**2
+    L = int(np.floor(4 * (n / 100) ** (2 / 9))) if lags is None else int(lags)
+    omega = float(np.sum(u * u) / n)
+    for k in range(1, min(L, n - 1) + 1):
+        omega += 2 * (1 - k / (L + 1)) * float(np.sum(u[k:] * u[:-k]) / n)
+    half = float(stats.norm.ppf(1 - alpha / 2) * np.sqrt(max(omega, 0.0) / n))
+    skill = 1 - a / b
+    return (skill - half, skill + half)

@@ -19,10 +19,10 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .._utils import require_columns
-from ..errors import DataError, check_option
+from ..errors import DataError, NotEnoughData, check_option
 from ._common import check_prob
 
-__all__ = ["pilot_design", "power_curve", "icc", "analysis_plan"]
+__all__ = ["pilot_design", "power_curve", "icc", "analysis_plan", "size_next_pilot"]
 
 
 UNITS = ("contact", "agent", "team", "day")
@@ -521,8 +521,8 @@ def analysis_plan(
     end = (start + dt.timedelta(days=duration - 1)).isoformat() if duration else None
     rule = decision_rule or (
         "held: the effect's CI excludes 0 and is consistent with the prediction; "
-        "held partly: significant with the predicted sign but different size; "
-        "did not hold: otherwise (see cxlab.validate.verdict)")
+        "did not hold: the CI excludes the prediction, or the equivalence test (TOST against ± the prediction) "
+        "rules out an effect that large; inconclusive — too small to tell: neither (see cxlab.verify.verdict)")
     plan = {
         "metric": metric,
         "primary_outcome": primary,
@@ -581,3 +581,82 @@ def _plan_markdown(plan: dict) -> str:
     lines += ["", "**Checks:** " + "; ".join(plan["checks"]) + ".", "",
               "**Decision rule:** " + plan["decision_rule"] + ".", ""]
     return "\n".join(lines)
+
+
+def size_next_pilot(
+    *,
+    effect: float,
+    days: int,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    pilot: pd.DataFrame | None = None,
+    start_date=None,
+    se: float | None = None,
+    n: float | None = None,
+    responses: pd.DataFrame | None = None,
+    cluster: str = "team",
+    unit: str = "team",
+) -> dict:
+    """Size the next pilot for ``effect``: calibrated on this pilot's precision, or from the history's ICC.
+
+    Parameters
+    ----------
+    effect : float
+        The effect to detect (outcome units), e.g. the prediction.
+    days : int
+        Planned length of the next pilot.
+    alpha, power : float
+    pilot : DataFrame, optional
+        The pilot frame (:func:`cxlab.verify.pilot_frame`); with ``se`` and
+        ``n`` (the CX readout's standard error and observations) the design
+        is calibrated on this pilot: its *effective* responses per arm
+        :math:`N_{eff} = 2(SD/SE)^2` per pilot day.
+    start_date : date-like
+        The pilot's start (splits ``pilot`` into pre and post days).
+    se, n : float, optional
+        From the CX readout.
+    responses : DataFrame, optional
+        Without a pilot: CX responses (``cx_value``, ``date`` and
+        ``cluster``) of the history; the design is then a plain
+        ``unit``-randomized comparison with the between-unit ICC.
+    cluster, unit : str
+
+    Returns
+    -------
+    dict
+        ``design`` (:func:`pilot_design`), ``sd``, ``icc`` (:func:`icc` row),
+        ``calibrated`` (bool) and, calibrated, ``n_eff``, ``design_effect``,
+        ``post_days``, ``daily_n_eff``; else ``n_units``, ``per_unit_day``.
+
+    Raises
+    ------
+    NotEnoughData
+        Without a pilot or responses, or with fewer than 4 units.
+    """
+    if not effect or not np.isfinite(effect):
+        raise NotEnoughData("no predicted effect to size the next pilot for")
+    if pilot is not None and se is not None and np.isfinite(se) and se > 0:
+        pre_resp = pilot[pilot["surveyed"] & (pilot["date"] < pd.Timestamp(start_date))]
+        post_days = int(pilot.loc[pilot["date"] >= pd.Timestamp(start_date), "date"].nunique())
+        sd = float(pre_resp["cx_value"].std())
+        rho = icc(pre_resp, outcome="cx_value", cluster=cluster, alpha=alpha).iloc[0]
+        n_eff = 2 * (sd / se) ** 2  # effective responses per arm behind this pilot's standard error
+        design = pilot_design(effect=effect, sd=sd, unit="contact", alpha=alpha, power=power,
+                              n_per_arm=n_eff / post_days * days, daily_n=n_eff / post_days)
+        return {"design": design, "sd": sd, "icc": rho, "calibrated": True, "n_eff": n_eff,
+                "design_effect": (n / 2) / n_eff if n else np.nan, "post_days": post_days,
+                "daily_n_eff": n_eff / post_days}
+    if responses is None or cluster not in responses.columns:
+        raise NotEnoughData(f"no CX responses with a {cluster!r} to size the next pilot on")
+    resp = responses.dropna(subset=["cx_value", cluster])
+    n_units = int(resp[cluster].nunique())
+    if n_units < 4:
+        raise NotEnoughData(f"only {n_units} {unit}(s) with CX responses (needs 4)")
+    sd = float(resp["cx_value"].std())
+    rho = icc(resp, outcome="cx_value", cluster=cluster, alpha=alpha).iloc[0]
+    per_unit_day = len(resp) / n_units / resp["date"].nunique()
+    icc_value = min(max(float(rho["icc"]), 0.0), 0.999)  # a negative ANOVA estimate: no detectable clustering
+    design = pilot_design(effect=effect, sd=sd, unit=unit, icc=icc_value, cluster_size=per_unit_day * days,
+                          n_clusters=n_units / 2, alpha=alpha, power=power)
+    return {"design": design, "sd": sd, "icc": rho, "calibrated": False, "n_units": n_units,
+            "per_unit_day": per_unit_day}

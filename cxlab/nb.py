@@ -139,7 +139,7 @@ class Context:
         self.record("skipped", list(self.skipped.values()))
 
     def guard(self, key: str):
-        """A ``with`` block that turns :class:`cxlab.errors.NotEnoughData` into the section's skip note.
+        """A ``with`` block that turns :class:`cxlab.errors.DataError` (e.g. ``NotEnoughData``) into the section's skip note.
 
         Examples
         --------
@@ -157,9 +157,11 @@ class _Guard:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        from .errors import NotEnoughData
+        from .errors import DataError
 
-        if exc_type is not None and issubclass(exc_type, NotEnoughData):
+        # DataError means "this data cannot support the analysis" (NotEnoughData is one kind):
+        # a skip note for this section, never a failed step
+        if exc_type is not None and issubclass(exc_type, DataError):
             self.ctx.skip(self.key, str(exc).rstrip("."))
             return True
         return False

@@ -65,7 +65,7 @@ KEYS: dict[str, frozenset[str]] = {
     "04_correlate": frozenset({
         "candidates", "contact_correlations", "contact_logit", "period_correlations",
         "period_significant", "sign_disagreements", "lagged_best", "within_agent",
-        "confounder", "hypotheses", "kpi_relations",
+        "confounder", "hypotheses", "kpi_relations", "response_curves", "kpi_alignment",
     }),
     "05_focus": frozenset({
         "drivers", "top_drivers", "r2", "dominance", "quadrant", "focus", "what_if",

@@ -36,16 +36,22 @@ The families, one module each:
   :func:`explain_confounder` and :func:`direct_effect` (CR1, with an
   equivalence test for "no effect");
 * :mod:`~cxlab.correlate.frames` – the frames and candidates this run's data
-  support, and :func:`kpi_relations` (KPIs among themselves, no CX needed).
+  support, and :func:`kpi_relations` (KPIs among themselves, no CX needed);
+* :mod:`~cxlab.correlate.curves` – response curves with a knee (hinge
+  regression, profile likelihood, day bootstrap) and :func:`curve_what_if`;
+* :mod:`~cxlab.correlate.alignment` – which definition of service level, FCR
+  and AHT tracks CX best (:func:`kpi_alignment`).
 """
 
-from . import confounding, contact, frames, period, testlog, within
+from . import alignment, confounding, contact, curves, frames, period, testlog, within
+from .alignment import *  # noqa: F403
 from .confounding import *  # noqa: F403
 from .contact import *  # noqa: F403
+from .curves import *  # noqa: F403
 from .frames import *  # noqa: F403
 from .period import *  # noqa: F403
 from .testlog import *  # noqa: F403
 from .within import *  # noqa: F403
 
 __all__ = [*testlog.__all__, *period.__all__, *contact.__all__, *within.__all__, *confounding.__all__,
-           *frames.__all__]
+           *frames.__all__, *curves.__all__, *alignment.__all__]

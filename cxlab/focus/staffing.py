@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._utils import as_list
+from ..errors import NotEnoughData
 from ._common import coef_boot, quantile_ci
 
 __all__ = ["agents_for_service_level"]
@@ -85,6 +86,10 @@ def agents_for_service_level(frame: pd.DataFrame, *, outcome: str, drivers, load
 
     if service_level not in as_list(drivers, "drivers"):
         raise ValueError(f"drivers must include the service-level column {service_level!r}")
+    for name, value in (("average handle time", aht_s), ("offered load", load_erlangs)):
+        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise NotEnoughData(f"the {name} of the busiest queue is not measured (Erlang C needs it; "
+                                "map talk, hold and after-contact work times)")
     design, b_hat, b_boot = coef_boot(frame, outcome=outcome, drivers=drivers, groups=groups,
                                        weights=weights, n_boot=n_boot, seed=seed)
     j = list(design.columns).index(service_level)

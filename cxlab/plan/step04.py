@@ -58,6 +58,10 @@ SECTIONS: list[Section] = [
             "condition, clustered by agent", varies={"interactions": ("agent_id",)}, after=("contact",), **_CONTACT),
     Section("within", "Within agents", "separate contact effects from agent effects",
             varies={"interactions": ("agent_id",)}, after=("contact",), **_CONTACT),
+    Section("curves", "Where CX falls off: response curves", "show where CX starts to fall as wait, handle and "
+            "hold time grow, and what 10 s less wait is worth", check=_contact_grain, after=("contact",), **_CONTACT),
+    Section("alignment", "Which KPI definition tracks CX", "say which definition of service level, FCR and AHT "
+            "tracks CX best", tables=("interactions", "surveys"), cx=True, after=("frames",)),
     Section("grains", "Do the two grains agree?", "check the period and contact grains for opposite signs",
             after=("period", "contact")),
 ]

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .._utils import as_list, require_columns
-from ..errors import DataError, check_option
+from ..errors import DataError, NotEnoughData, check_option
 from ._common import check_prob, ols, to_stamp, to_time
 
 __all__ = ["Holdout", "holdout", "rank_stability", "skill_interval"]
@@ -84,9 +84,9 @@ def _holdout_one(frame, *, outcome, drivers, split, date_col, importance, alpha)
     test = frame[frame[date_col] >= split]
     k = len(drivers)
     if len(train) < k + 3:
-        raise DataError(f"holdout: the training window has {len(train)} complete periods; need at least {k + 3}")
+        raise NotEnoughData(f"holdout: the training window has {len(train)} complete periods; need at least {k + 3}")
     if len(test) < max(3, k + 2):
-        raise DataError(f"holdout: the holdout window has {len(test)} complete periods; need at least {max(3, k + 2)}")
+        raise NotEnoughData(f"holdout: the holdout window has {len(test)} complete periods; need at least {max(3, k + 2)}")
 
     coef_rows, fit_rows, models = [], [], {}
     for window, part in (("train", train), ("holdout", test)):

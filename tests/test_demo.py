@@ -160,7 +160,8 @@ def test_run_on_own_exports_without_a_pilot(tmp_path):
     assert {s["status"] for s in manifest["steps"]} == {"ok"}
     assert set(manifest["inputs"]["sources"]) == set(files)
     step6 = re.sub(r"<[^>]+>", " ", (latest / "06_validate.html").read_text(encoding="utf-8"))
-    assert "No pilot is configured for this data" in step6
-    assert "No pilot has tested the prediction yet" in step6
+    # exports on disk carry no pilot assignment: the pilot sections skip with a note saying what to set
+    assert "no pilot assignment is configured (set pilot_treated" in step6
+    assert "Skipped — The pilot: treated vs control teams" in step6
     brief = re.sub(r"<[^>]+>", " ", (latest / "07_brief.html").read_text(encoding="utf-8"))
     assert "The pilot was not read out in this run" in brief  # the brief derives no verdict

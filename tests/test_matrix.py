@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -110,11 +111,61 @@ def _read(folder: Path, table: str) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def test_without_agents_scores_and_staffing(centers, tmp_path):
+EVIL = {"queue": "tech<img src=x onerror=alert(1)>", "reason": "<script>alert(2)</script>billing",
+        "agent": "A<svg onload=alert(3)>", "event": "outage <iframe src=javascript:alert(4)>"}
+
+
+class _LiveMarkup(HTMLParser):
+    """Collects tags and attributes that data planted in a report could make live."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name.startswith("on") and "alert(" in (value or ""):
+                self.found.append(f"<{tag} {name}={value}>")
+            if name in ("src", "href") and (value or "").strip().lower().startswith("javascript:"):
+                self.found.append(f"<{tag} {name}={value}>")
+        if tag == "img" and dict(attrs).get("src") == "x":
+            self.found.append(f"<{tag}>")
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and "alert(" in data:
+            self.found.append(f"<script>{data[:40]}")
+
+
+def test_without_agents_scores_and_staffing_and_markup_in_names(centers, tmp_path):
+    # Also the markup-injection test (issue 17): a queue, a contact reason, an agent and an event whose names are
+    # HTML/script must come out as text in every report, never as a live tag.
     root, fmts = centers
-    cfg = _config(root, "no-agents", fmts["parquet"], drop=("agents", "agent_scores", "staffing"))
+    folder = fmts["parquet"]
+    calls = _read(folder, "interactions")
+    top_queue = calls["queue"].value_counts().index[0]
+    calls["queue"] = calls["queue"].replace({top_queue: EVIL["queue"]})
+    if "contact_reason" in calls:
+        first_reason = calls["contact_reason"].dropna().value_counts().index[0]
+        calls["contact_reason"] = calls["contact_reason"].replace({first_reason: EVIL["reason"]})
+    first_agent = calls["agent_id"].dropna().value_counts().index[0]
+    calls["agent_id"] = calls["agent_id"].replace({first_agent: EVIL["agent"]})
+    events = _read(folder, "events")
+    events.loc[events.index[0], "label"] = EVIL["event"]
+    cfg = _config(root, "no-agents", folder, drop=("agents", "agent_scores", "staffing"),
+                  frames={"interactions": calls, "events": events})
     run_dir = _run(cfg, tmp_path)
     _assert_skipped(run_dir, "agents", "staffing")
+    for html in sorted(run_dir.glob("*.html")):
+        parser = _LiveMarkup()
+        parser.feed(html.read_text(encoding="utf-8"))
+        assert not parser.found, f"live markup from the data in {html.name}: {parser.found[:5]}"
+    assert any("tech&lt;img" in h.read_text(encoding="utf-8") for h in run_dir.glob("*.html")), \
+        "the queue name never reached a report as text"
 
 
 def test_without_any_cx_data(centers, tmp_path):

@@ -190,8 +190,10 @@ def levers(results: dict, k: int = 3) -> dict:
     lever_share = sum(x["share"] for x in lever_rows if _finite(x["share"]))
     if math.isfinite(r2v):
         what = metric_view(results)["short"]
+        grain_txt = (f"individual {what} answers" if r2.get("grain", "contact") == "contact"
+                     else f"{what} from period to period (daily aggregates; few periods make this uncertain)")
         out["explained"] = (f"Together the drivers explain {fmt.pct(r2v, base=1, digits=0)} of the variation in "
-                            f"individual {what} answers (R² {r2v:.2f}); the levers carry "
+                            f"{grain_txt} (R² {r2v:.2f}); the levers carry "
                             f"{fmt.pct(lever_share, base=1, digits=0)} of that explained part"
                             + (" and contact context (" + ", ".join(c["label"] for c in control_rows) + ") "
                                + fmt.pct(sum(c["share"] for c in control_rows if _finite(c["share"])), base=1,
@@ -459,8 +461,14 @@ def summary_bullets(results: dict, *, currency: str = "USD", window: tuple | Non
             ops_txt = " Operations: " + ", ".join(bits) + "." if bits else ""
         why = next((str(x.get("missing", "")).rstrip(".") for x in _get(results, "01", "skipped") or []
                     if isinstance(x, dict) and x.get("missing")), "")
-        out.append("**No CX measure was recorded in this run**" + (f" ({why})" if why else "")
-                   + ", so this brief shows the operational findings only." + ops_txt)
+        period_cx = isinstance(_get(results, "05", "r2"), dict) and _get(results, "05", "r2").get("grain") == "period"
+        if period_cx:
+            out.append("**No survey responses in this run**" + (f" ({why})" if why else "")
+                       + ": CX comes only from period aggregates, so the brief has no contact-level headline and "
+                       "reads the levers at the period grain." + ops_txt)
+        else:
+            out.append("**No CX measure was recorded in this run**" + (f" ({why})" if why else "")
+                       + ", so this brief shows the operational findings only." + ops_txt)
     lv = levers(results)
     if lv["recorded"]:
         if lv["found"] and lv["levers"]:
@@ -875,9 +883,14 @@ def health_sentence(results: dict) -> str:
         return ""
     read = sum(_num(r.get("rows_read")) for r in rows if _finite(r.get("rows_read")))
     quar = sum(_num(r.get("rows_quarantined")) for r in rows if _finite(r.get("rows_quarantined")))
+    accepted = (sum(_num(r.get("rows_accepted")) for r in rows if _finite(r.get("rows_accepted")))
+                if all(_finite(r.get("rows_accepted")) for r in rows) else read - quar)
+    excluded = read - accepted - quar  # rows a mapping filter excluded (read = accepted + quarantined + excluded)
     bad = [f"{r['table']} {fmt.number(r['rows_quarantined'])}" for r in rows if _num(r.get("rows_quarantined")) > 0]
-    return (f"Data: {fmt.number(read)} rows read from {len(rows)} table{'s' if len(rows) != 1 else ''}; {fmt.number(read - quar)} accepted, "
-            f"{fmt.number(quar)} quarantined" + (f" ({', '.join(bad)})" if bad else "") + ".")
+    return (f"Data: {fmt.number(read)} rows read from {len(rows)} table{'s' if len(rows) != 1 else ''}; "
+            f"{fmt.number(accepted)} accepted, "
+            f"{fmt.number(quar)} quarantined" + (f" ({', '.join(bad)})" if bad else "")
+            + (f", {fmt.number(excluded)} excluded by the mapping's filters" if excluded > 0 else "") + ".")
 
 
 def footer_text(results: dict) -> str:

@@ -34,7 +34,6 @@ CONTACT_CANDIDATES = ("wait_s", "handle_s", "talk_s", "hold_s", "acw_s", "transf
 
 
 #: The aggregates' CX column that carries each headline (CSAT % top-2-box, NPS points, CES mean).
-_AGG_CX = {"csat": ("csat_top2_pct", "csat_top2"), "nps": ("nps_points",), "ces": ("ces_mean",)}
 
 
 def _rows(tables, name) -> pd.DataFrame | None:
@@ -164,7 +163,9 @@ def analysis_frames(tables, *, cx_metric: str = "csat", grain: str = "day", opti
         raise NotEnoughData("no interactions or aggregates rows in the window")
     notes = ["only aggregates: no contact-level data"]
     periods = build(agg, by=(grain,), timezone=timezone).rename(columns={grain: "period"})
-    cx_col = next((c for c in _AGG_CX[cx_metric] if c in periods.columns), None)
+    cx_col = sources.agg_cx_column(periods, cx_metric)
+    if cx_col == "csat_mean":
+        notes.append("the aggregates carry mean CSAT (1–5), not the top-2-box share: CX here is the mean score")
     n_col = next((c for c in (f"{cx_col}_den", f"{str(cx_col).removesuffix('_pct')}_den") if c in periods), None)
     lead = pd.DataFrame({"period": periods["period"],
                          "cx_n": periods[n_col].fillna(0).round().astype("int64") if cx_col and n_col else 0,

@@ -10,12 +10,19 @@ pilot, too few teams for a difference-in-differences — raise
 from __future__ import annotations
 
 from . import Section
+from .step04 import _period_cx, _period_data
+
+
+def _period_cx_data(tables, config) -> str | None:
+    """Periods with CX: interactions with survey responses, or aggregates that carry the metric."""
+    return _period_data(tables, config) or _period_cx(tables, config)
+
 
 #: In notebook order; ``ctx.needs(key)`` in ``notebooks/06_validate.ipynb`` looks them up here.
 SECTIONS: list[Section] = [
     Section("holdout", "Out of time",
             "test whether the driver model fitted on earlier days predicts later CX better than a calendar forecast",
-            tables=("interactions",), cx=True),
+            check=_period_cx_data),
     Section("natural", "Natural experiments",
             "compare the CX change on days when a KPI moved sharply on its own with the change the model predicts",
             tables=("interactions",), cx=True),

@@ -47,6 +47,8 @@ from .inputs import has_rows, kpi_frame
 
 __all__ = [
     "LeakageError",
+    "AGG_CX",
+    "agg_cx_column",
     "Coverage",
     "agent_attributes",
     "asof_scores",
@@ -685,9 +687,9 @@ def period_frame(
             )
             out = k.merge(agg, on=["period", *segments], how="left")
     elif inter is None:
-        check_option("cx_metric", cx_metric, tuple(_AGG_CX))
-        col = _AGG_CX[cx_metric]
-        if col in k and k[col].notna().any():
+        check_option("cx_metric", cx_metric, tuple(AGG_CX))
+        col = agg_cx_column(k, cx_metric)
+        if col is not None:
             has_cx = True
             den = f"{col.removesuffix('_pct')}_den"
             n = k[den] if den in k else k[col].notna().astype(float)
@@ -716,8 +718,21 @@ def period_frame(
     return out
 
 
-#: the CX column of an aggregates KPI table per metric, on the headline scale (its ``_den`` is the n)
-_AGG_CX = {"csat": "csat_top2_pct", "nps": "nps_points", "ces": "ces_mean"}
+#: the CX columns of an aggregates KPI table per metric, in order of preference: the headline scale first
+#: (CSAT top-2-box %), then what a KPI sheet may carry instead (mean CSAT 1-5); each one's ``_den`` is its n
+AGG_CX = {"csat": ("csat_top2_pct", "csat_top2", "csat_mean"), "nps": ("nps_points",), "ces": ("ces_mean",)}
+
+
+def agg_cx_column(kpi_table: pd.DataFrame, cx_metric: str) -> str | None:
+    """The first column of :data:`AGG_CX` for ``cx_metric`` that has a value in ``kpi_table`` (None if none).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"csat_top2_pct": [np.nan], "csat_mean": [4.2]})
+    >>> agg_cx_column(t, "csat")
+    'csat_mean'
+    """
+    return next((c for c in AGG_CX[cx_metric] if c in kpi_table.columns and kpi_table[c].notna().any()), None)
 
 
 def coverage(tables: dict, *, timezone: str = "UTC", start=None, end=None) -> pd.DataFrame:

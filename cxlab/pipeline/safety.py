@@ -127,6 +127,12 @@ def interrupts():
     def handler(signum, frame):
         for s in previous:  # a second Ctrl-C must not interrupt the clean-up
             signal.signal(s, signal.SIG_IGN)
+        # killed kernels make nbclient and asyncio log "Kernel died" / "Task exception was never retrieved"
+        # with tracebacks while the run is torn down; the run prints its own one-line message instead
+        import logging
+
+        for name in ("asyncio", "nbclient", "papermill", "traitlets"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         exc = RunInterrupted(signum)
         _INTERRUPTED.append(exc)
         raise exc

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv demo test lint notebooks bench chromium clean
+.PHONY: venv demo test lint notebooks bench chromium postgres clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,18 @@ chromium:  ## headless Chromium for the offline-HTML browser test (Debian packag
 	      || echo "warning: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium not installed (not root); the browser test will be skipped"; fi; }
 
+postgres:  ## PostgreSQL server binaries for the engine tests (Debian package; needs root)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the PostgreSQL engine tests will be skipped"; \
+	  else echo "note: postgresql not installed (not root); the PostgreSQL engine tests will be skipped"; fi; }
+
 lint: $(STAMP)  ## ruff over code, tests, benchmarks and notebooks + the import-graph contract
 	$(VENV)/bin/ruff check cxlab tests benchmarks notebooks
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) chromium  ## ruff + import contract + pytest (unit, doctest, end-to-end; coverage) + nbval over notebooks/
+test: $(STAMP) chromium postgres  ## ruff + import contract + pytest (unit, doctest, end-to-end; coverage) + nbval over notebooks/
 	$(VENV)/bin/ruff check cxlab tests benchmarks notebooks
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests cxlab --cov=cxlab --cov-report=term:skip-covered

@@ -37,6 +37,7 @@ __all__ = [
     "KpiOptions",
     "SampleOptions",
     "Privacy",
+    "Engine",
     "RunConfig",
     "load_config",
     "default_config",
@@ -333,6 +334,42 @@ class Privacy(_Strict):
                            "customer ids and comments are still removed unless allowed above")
 
 
+class Engine(_Strict):
+    """Where the row-level KPI work runs (docs/engines.md); only aggregates come back.
+
+    ``kind: duckdb`` (default) is embedded; ``spark`` runs on a SparkSession
+    (``master`` such as ``local[*]`` or ``spark://host:7077``, or ``remote``, a
+    Spark Connect URL ``sc://host:15002``); ``sql`` runs on a database reached
+    through the SQLAlchemy ``url`` (PostgreSQL: ``postgresql+psycopg://user:${PGPASSWORD}@host/db``).
+    ``table`` names the interactions table inside the engine. ``memory_limit``,
+    ``temp_directory`` and ``threads`` bound the embedded DuckDB connections.
+    """
+
+    kind: Literal["duckdb", "spark", "sql"] = "duckdb"
+    master: str | None = Field(None, description="Spark master URL, e.g. local[*] or spark://host:7077")
+    remote: str | None = Field(None, description="Spark Connect URL, e.g. sc://host:15002")
+    url: str | None = Field(None, description="SQLAlchemy URL of the database (kind: sql); use ${ENV} for secrets")
+    table: str | None = Field(None, description="the interactions table inside the engine (schema.table)")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'")
+    temp_directory: str | None = Field(None, description="DuckDB spill directory")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.kind == "spark":
+            if self.master and self.remote:
+                raise ValueError("engine: give either 'master' or 'remote' (Spark Connect), not both")
+            if not self.table:
+                raise ValueError("engine: kind 'spark' needs 'table' (the interactions table in the SparkSession)")
+        if self.kind == "sql" and (not self.url or not self.table):
+            raise ValueError("engine: kind 'sql' needs 'url' (a SQLAlchemy URL) and 'table'")
+        if self.kind != "spark" and (self.master or self.remote):
+            raise ValueError(f"engine: 'master'/'remote' apply to kind 'spark', not {self.kind!r}")
+        if self.kind != "sql" and self.url:
+            raise ValueError(f"engine: 'url' applies to kind 'sql', not {self.kind!r}")
+        return self
+
+
 class RunConfig(_Strict):
     """A validated run config.
 
@@ -348,6 +385,8 @@ class RunConfig(_Strict):
         Canonical table name -> :class:`Source`. ``None`` uses the sample.
     currency : str
         ISO 4217 code of revenue amounts (default ``USD``).
+    engine : Engine
+        Where the row-level KPI work runs (default embedded DuckDB).
     """
 
     name: str = "demo"
@@ -366,6 +405,7 @@ class RunConfig(_Strict):
         default_factory=dict, description="notebook stem or number -> extra notebook parameters"
     )
     privacy: Privacy = Field(default_factory=Privacy)
+    engine: Engine = Field(default_factory=Engine, description="where the row-level KPI work runs")
     quarantine_dir: str | None = None
     config_dir: str | None = Field(None, description="set by load_config; relative paths resolve here")
     #: ``${NAME}`` references as written in the file, by key path (set by :func:`load_config`)

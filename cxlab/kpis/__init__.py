@@ -1,6 +1,6 @@
 """Step 2 — operational KPIs under explicit definitions, and Erlang staffing models."""
 
-from . import aggregates, capacity, definitions, erlang, features, table  # noqa: F401  (erlang: cxlab.kpis.erlang)
+from . import aggregates, capacity, definitions, engines, erlang, features, table  # noqa: F401  (erlang: cxlab.kpis.erlang)
 from .aggregates import *  # noqa: F403
 from .capacity import *  # noqa: F403
 from .definitions import *  # noqa: F403

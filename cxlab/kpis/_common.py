@@ -61,7 +61,28 @@ def sql_number(fmt: float) -> str:
 
 
 class InteractionsInput:
-    """An interactions source seen as a DuckDB table called ``cx_input``."""
+    """An interactions source seen as a table called ``cx_input`` that DuckDB SQL is run against.
+
+    A pandas DataFrame, a Parquet path/glob or a DuckDB relation runs on an
+    embedded DuckDB connection. An engine source — a
+    :class:`cxlab.kpis.engines.SparkSource`, a ``pyspark.sql.DataFrame`` or a
+    :class:`cxlab.kpis.engines.SqlSource` — gives an engine-backed input
+    instead (same ``types``/``fetch``/``close``): the queries are translated to
+    the engine's dialect and run there; only their (aggregated) results come
+    back. ``dialect`` names where the SQL runs.
+    """
+
+    #: where the SQL runs (engine inputs: "spark", "postgres", ...)
+    dialect = "duckdb"
+
+    def __new__(cls, data=None):
+        if cls is InteractionsInput and not isinstance(data, (pd.DataFrame, str, os.PathLike)):
+            from .engines import engine_input_class  # lazy: engines imports this module
+
+            engine_cls = engine_input_class(data)
+            if engine_cls is not None:
+                return super().__new__(engine_cls)
+        return super().__new__(cls)
 
     def __init__(self, data):
         import duckdb
@@ -79,12 +100,16 @@ class InteractionsInput:
             self._rel = data
         else:
             raise TypeError(
-                "interactions must be a pandas DataFrame, a Parquet path/glob or a DuckDB relation; "
+                "interactions must be a pandas DataFrame, a Parquet path/glob, a DuckDB relation or an engine "
+                "source (cxlab.kpis.engines: SparkSource, a pyspark DataFrame, SqlSource); "
                 f"got {type(data).__name__}"
             )
         if self._con is not None:
             self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute("SET preserve_insertion_order = false")
+            from ._resources import apply as apply_resources  # memory_limit, temp_directory, threads
+
+            apply_resources(self._con)
             rel = self._con.sql("SELECT * FROM cx_input")
         else:
             rel = self._rel
@@ -94,6 +119,17 @@ class InteractionsInput:
         if self._rel is not None:
             return self._rel.query("cx_input", sql).df()
         return self._con.execute(sql).df()
+
+    def register_ids(self, ids) -> str | None:
+        """Make ``ids`` (interaction ids) a one-column table ``cx_ids(interaction_id)`` for the queries.
+
+        Returns the table name to use in SQL, or None when the source cannot
+        hold one (a DuckDB relation: the caller then filters the result).
+        """
+        if self._con is None:
+            return None
+        self._con.register("cx_ids", pd.DataFrame({"interaction_id": pd.Series(ids, dtype="str")}))
+        return "cx_ids"
 
     def close(self):
         if self._con is not None:

@@ -27,17 +27,27 @@ from .definitions import contact_flags, not_measured
 __all__ = ["contact_features"]
 
 
-def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd.DataFrame:
+def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=None) -> pd.DataFrame:
     """One row per interaction with the per-contact KPI flags and repeat-window fields.
 
     Parameters
     ----------
-    interactions : DataFrame, str/path or duckdb.DuckDBPyRelation
+    interactions : DataFrame, str/path, duckdb.DuckDBPyRelation or engine source
+        An engine source (:mod:`cxlab.kpis.engines`: a Spark DataFrame,
+        :class:`~cxlab.kpis.engines.SparkSource`,
+        :class:`~cxlab.kpis.engines.SqlSource`) computes the features in the
+        engine; only the returned rows leave it.
     options : KpiOptions or dict, optional
         SL threshold T, short-abandon threshold S, repeat window W and its
         channel scope, AHT with or without hold.
     timezone : str
         Defines the local ``date``.
+    ids : list-like of str, optional
+        Return only these interactions (e.g. the surveyed ones). The repeat
+        fields are still computed over every contact; the filter is a
+        semi-join inside the engine (a temporary table of the ids), so only
+        these rows come back. Unknown ids are ignored. ``None``: every
+        interaction.
 
     Returns
     -------
@@ -93,6 +103,9 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
     >>> f = contact_features(df, options={"fcr_window_days": 3})
     >>> f["repeat_within_w"].tolist(), f["is_repeat"].tolist()
     ([True, <NA>], [False, True])
+    >>> contact_features(df, options={"fcr_window_days": 3}, ids=["2"])[["interaction_id", "is_repeat"]]
+      interaction_id  is_repeat
+    0              2       True
     """
     check_timezone(timezone)
     o = coerce_options(options)
@@ -131,8 +144,16 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
             f"CASE WHEN {known} THEN {f['window_complete']} END AS repeat_window_complete",
             *[c for c in optional if c != "agent_id"],
         ]
-        sql = f"SELECT {', '.join(cols)} FROM ({contacts}) ORDER BY _t_us, interaction_id"
+        ids_table = None if ids is None else src.register_ids(_id_list(ids))
+        where = ""
+        if ids_table is not None:
+            own = ("interaction_id" if src.types["interaction_id"].upper() == "VARCHAR"
+                   else "CAST(interaction_id AS VARCHAR)")
+            where = f" WHERE {own} IN (SELECT interaction_id FROM {ids_table})"
+        sql = f"SELECT {', '.join(cols)} FROM ({contacts}){where} ORDER BY _t_us, interaction_id"
         out = src.fetch(sql)
+        if ids is not None and ids_table is None:  # a DuckDB relation holds no id table: filter here
+            out = out[out["interaction_id"].astype(str).isin(set(_id_list(ids)))].reset_index(drop=True)
     finally:
         src.close()
     for c in ("arrived_at", "next_contact_at"):  # epoch microseconds -> UTC timestamps
@@ -146,3 +167,8 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC") -> pd
     out.attrs["not_measured"] = not_measured(present, options=o, staffing=False)
     out.attrs["not_measured"].pop("occupancy", None)
     return out
+
+
+def _id_list(ids) -> list[str]:
+    """Interaction ids as a list of distinct strings (nulls dropped)."""
+    return list(dict.fromkeys(str(i) for i in pd.Series(ids, dtype=object).dropna()))

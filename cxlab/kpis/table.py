@@ -24,7 +24,15 @@ KPIs that need no repeat window and a windowed scan (``LEAD``/``LAG`` over
 FCR needs, and counting unknown customers), after one metadata scan (the
 ``arrived_at`` range and which optional columns carry data). Parquet inputs
 are streamed by DuckDB (projection pushdown); the window sort is the
-dominant cost (``benchmarks/kpis.py``).
+dominant cost (``benchmarks/kpis.py``). Every connection gets the
+:mod:`cxlab.kpis._resources` settings (memory limit, spill folder, threads).
+
+From ``out_of_core_rows`` contacts (20M by default) the window's partition
+key is a 64-bit hash of ``customer_id`` instead of the string, checked in the
+same window for collisions (a part with one is rerun on the string key), and
+when the input exceeds ``bucket_rows`` the lean payload is staged once to
+Parquet partitioned by the hash and windowed bucket by bucket; the numbers
+are identical to the single query (docs/scale.md, ``benchmarks/scale.py``).
 
 Never-queued contacts (``reached_queue`` false) are read by the plain scan
 only to be counted as ``ivr_only`` (every other sum is ``FILTER (WHERE
@@ -34,13 +42,20 @@ repeats.
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+import shutil
+import uuid
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..config import KpiOptions
 from ..errors import NotEnoughData, suggest
+from . import _resources
 from ._common import (
     NOT_SEGMENTS,
     InteractionsInput,
@@ -59,6 +74,8 @@ from ._common import (
 from .definitions import PERIODS, kpi_definitions, not_measured
 
 __all__ = ["kpi_table", "rollup", "measured_kpis"]
+
+_log = logging.getLogger(__name__)
 
 
 def _units() -> dict:
@@ -145,66 +162,182 @@ def _period_from_day(period: str, col: str) -> str:
     }[period]
 
 
-def _kpi_sql(types, *, period, segments, aliases, timezone, lo_us, hi_us) -> str:
-    """Two aggregations joined on the keys: one plain scan for the KPIs that need no repeat
-    window, one windowed scan (lean payload) for those that do; then local periods."""
-    seg = [sql_ident(s) for s in segments]
-    offset = utc_offset_sql(timezone, lo_us, hi_us) if period else "0"
-    if period == "interval":
-        pkey = [f"(_t_us + {offset}) // 1800000000 AS _p"]
-    elif period:
-        pkey = [f"(_t_us + {offset}) // 86400000000 AS _p"]
-    else:
-        pkey = []
-    keys = (["_p"] if period else []) + seg
-    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+class _Pieces:
+    """The parts of the KPI query: period key, segments, the plain scan and the windowed scan's pieces."""
 
+    def __init__(self, types, *, period, segments, aliases, timezone, lo_us, hi_us):
+        self.period, self.aliases, self.hi_us = period, aliases, hi_us
+        self.seg = [sql_ident(s) for s in segments]
+        offset = utc_offset_sql(timezone, lo_us, hi_us) if period else "0"
+        if period == "interval":
+            self.pkey = [f"(_t_us + {offset}) // 1800000000 AS _p"]
+        elif period:
+            self.pkey = [f"(_t_us + {offset}) // 86400000000 AS _p"]
+        else:
+            self.pkey = []
+        self.keys = (["_p"] if period else []) + self.seg
+        self.group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+        any_window = any(_uses_window(k[0]) for k in aliases)
+
+        def in_window(expr: str) -> bool:  # the windowed scan reads customer_id anyway: count unknowns there
+            return _uses_window(expr) or (any_window and "customer_id" in expr)
+
+        plain = [(k, a) for k, a in aliases.items() if not in_window(k[0]) and a != _IVR]
+        self.windowed = [(k, a) for k, a in aliases.items() if in_window(k[0])]
+        base = ["abandoned", "acw_s", "customer_id", "hold_s", "talk_s", "transferred", "wait_s"]
+        plain_cols = {c for c in base if any(c in k[0] for k, _ in plain)} | {"abandoned", "wait_s"}
+        # never-queued contacts stay in the plain scan only to be counted as ivr_only
+        src_all = source_sql(types, sorted({*plain_cols, *segments}), inbound_only=True, queued_only=False)
+        ivr = [f"CAST(COUNT(*) FILTER (WHERE NOT _counted) AS BIGINT) AS {_IVR}"]
+        self.plain_sql = (f"SELECT {', '.join(self.pkey + self.seg + self.agg(plain, '_counted') + ivr)} "
+                          f"FROM ({src_all}){self.group}")
+        self.exprs = [k[0] for k, _ in self.windowed]
+        self.used = sorted({c for c in base if any(c in e for e in self.exprs)} | set(segments))
+        self.scopes = _needed_windows(self.exprs)
+        self.window_cols = sorted({*self.used, "customer_id", *(["channel"] if "same" in self.scopes else [])})
+        self.window_src = source_sql(types, self.window_cols, inbound_only=True) if self.windowed else None
+        self.payload = [*(sql_ident(c) for c in self.used), "_t_us"]
+
+    @staticmethod
     def agg(items, where=""):
         flt = f" FILTER (WHERE {where})" if where else ""
         return [f"CAST(SUM({e}){flt} AS BIGINT) AS {a}" if integer else f"SUM(CAST({e} AS DOUBLE)){flt} AS {a}"
                 for (e, integer), a in items]
 
-    any_window = any(_uses_window(k[0]) for k in aliases)
+    def windowed_sql(self, src_w: str, scopes=None, payload=(), extra=()) -> str:
+        """The windowed aggregation over ``src_w`` (rows with ``customer_id``, ``_t_us`` and the payload).
 
-    def in_window(expr: str) -> bool:  # the windowed scan reads customer_id anyway: count unknowns there
-        return _uses_window(expr) or (any_window and "customer_id" in expr)
+        ``payload`` adds expressions to the window's SELECT (they may use its
+        named windows ``w_any`` / ``w_same``); ``extra`` adds aggregates."""
+        contacts = contacts_sql(src_w, windows=self.scopes if scopes is None else scopes, end_us=self.hi_us,
+                                payload=[*self.payload, *payload], split_inbound=False)
+        items = self.pkey + self.seg + self.agg(self.windowed) + list(extra)
+        return f"SELECT {', '.join(items)} FROM ({contacts}){self.group}"
 
-    plain = [(k, a) for k, a in aliases.items() if not in_window(k[0]) and a != _IVR]
-    windowed = [(k, a) for k, a in aliases.items() if in_window(k[0])]
-    base = ["abandoned", "acw_s", "customer_id", "hold_s", "talk_s", "transferred", "wait_s"]
-    plain_cols = {c for c in base if any(c in k[0] for k, _ in plain)} | {"abandoned", "wait_s"}
-    # never-queued contacts stay in the plain scan only to be counted as ivr_only
-    src_all = source_sql(types, sorted({*plain_cols, *segments}), inbound_only=True, queued_only=False)
-    parts = []
-    if True:  # the plain scan always runs: offered and ivr_only come from it
-        ivr = [f"CAST(COUNT(*) FILTER (WHERE NOT _counted) AS BIGINT) AS {_IVR}"]
-        parts.append(f"SELECT {', '.join(pkey + seg + agg(plain, '_counted') + ivr)} FROM ({src_all}){group}")
-    if windowed:
-        exprs = [k[0] for k, _ in windowed]
-        used = sorted({c for c in base if any(c in e for e in exprs)} | set(segments))
-        scopes = _needed_windows(exprs)
-        src_w = source_sql(types, sorted({*used, "customer_id", *(["channel"] if "same" in scopes else [])}),
-                         inbound_only=True)
-        payload = [*(sql_ident(c) for c in used), "_t_us"]
-        contacts = contacts_sql(src_w, windows=scopes, end_us=hi_us, payload=payload, split_inbound=False)
-        parts.append(f"SELECT {', '.join(pkey + seg + agg(windowed))} FROM ({contacts}){group}")
-    if len(parts) == 1:
-        stage1 = parts[0]
-    elif keys:
-        on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
-        stage1 = (f"SELECT a.*, {', '.join(f'b.{a}' for _, a in windowed)} "
-                  f"FROM ({parts[0]}) a LEFT JOIN ({parts[1]}) b ON {on}")
-    else:
-        stage1 = f"SELECT * FROM ({parts[0]}) a CROSS JOIN ({parts[1]}) b"
-    if not period:
-        order = f" ORDER BY {', '.join(seg)}" if seg else ""
-        return f"SELECT * FROM ({stage1}){order}"
-    pexpr = "make_timestamp(_p * 1800000000)" if period == "interval" else _period_from_day(period, "_p")
-    outer = [f"{pexpr} AS {sql_ident(period)}", *seg] + [
-        f"CAST(SUM({a}) AS BIGINT) AS {a}" if integer else f"SUM({a}) AS {a}" for (_, integer), a in aliases.items()
-    ] + [f"CAST(SUM({_IVR}) AS BIGINT) AS {_IVR}"]
-    order = ", ".join([sql_ident(period)] + seg)
-    return f"SELECT {', '.join(outer)} FROM ({stage1}) GROUP BY {order} ORDER BY {order}"
+    def reaggregate_sql(self, table: str) -> str:
+        """Sum partial windowed aggregates (one row per key and bucket) to one row per key."""
+        sums = [f"CAST(SUM({a}) AS BIGINT) AS {a}" if integer else f"SUM({a}) AS {a}" for (_, integer), a in self.windowed]
+        return f"SELECT {', '.join(self.keys + sums)} FROM {table}{self.group}"
+
+    def final_sql(self, windowed_sql: str | None) -> str:
+        """Join the plain scan with the windowed aggregation on the keys, then take local periods."""
+        period, seg, keys, aliases = self.period, self.seg, self.keys, self.aliases
+        if windowed_sql is None:
+            stage1 = self.plain_sql
+        elif keys:
+            on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
+            stage1 = (f"SELECT a.*, {', '.join(f'b.{a}' for _, a in self.windowed)} "
+                      f"FROM ({self.plain_sql}) a LEFT JOIN ({windowed_sql}) b ON {on}")
+        else:
+            stage1 = f"SELECT * FROM ({self.plain_sql}) a CROSS JOIN ({windowed_sql}) b"
+        if not period:
+            order = f" ORDER BY {', '.join(seg)}" if seg else ""
+            return f"SELECT * FROM ({stage1}){order}"
+        pexpr = "make_timestamp(_p * 1800000000)" if period == "interval" else _period_from_day(period, "_p")
+        outer = [f"{pexpr} AS {sql_ident(period)}", *seg] + [
+            f"CAST(SUM({a}) AS BIGINT) AS {a}" if integer else f"SUM({a}) AS {a}" for (_, integer), a in aliases.items()
+        ] + [f"CAST(SUM({_IVR}) AS BIGINT) AS {_IVR}"]
+        order = ", ".join([sql_ident(period)] + seg)
+        return f"SELECT {', '.join(outer)} FROM ({stage1}) GROUP BY {order} ORDER BY {order}"
+
+
+def _kpi_sql(types, *, period, segments, aliases, timezone, lo_us, hi_us) -> str:
+    """Two aggregations joined on the keys: one plain scan for the KPIs that need no repeat
+    window, one windowed scan (lean payload) for those that do; then local periods (one SELECT)."""
+    pc = _Pieces(types, period=period, segments=segments, aliases=aliases, timezone=timezone,
+                 lo_us=lo_us, hi_us=hi_us)
+    return pc.final_sql(pc.windowed_sql(pc.window_src) if pc.windowed else None)
+
+
+_NULL_TEST = re.compile(r"customer_id IS (NOT )?NULL")
+
+
+def _bucketable(src: InteractionsInput, pc: _Pieces) -> bool:
+    """The out-of-core path applies: a connection of our own, a repeat window, and windowed expressions
+    that use ``customer_id`` only as a null test (the bucket passes a 64-bit hash under that name)."""
+    if type(src) is not InteractionsInput or getattr(src, "_con", None) is None or not pc.windowed:
+        return False
+    return all("customer_id" not in _NULL_TEST.sub("", e) for e in pc.exprs)
+
+
+def _row_count(src: InteractionsInput) -> int:
+    return int(src.fetch("SELECT COUNT(*) AS n FROM cx_input")["n"].iloc[0])
+
+
+def _run(src: InteractionsInput, pc: _Pieces) -> pd.DataFrame:
+    """Fetch the raw KPI sums: one query for small inputs, the hashed / bucketed repeat window for large ones."""
+    if not _bucketable(src, pc):
+        return src.fetch(pc.final_sql(pc.windowed_sql(pc.window_src) if pc.windowed else None))
+    s = _resources.settings()
+    n = _row_count(src)
+    if n < s["out_of_core_rows"]:
+        return src.fetch(pc.final_sql(pc.windowed_sql(pc.window_src)))
+    return _out_of_core(src, pc, math.ceil(n / s["bucket_rows"]), Path(s["temp_directory"]))
+
+
+#: the 64-bit customer key of the out-of-core path (a test swaps in a colliding one)
+_HASH = "hash({})"
+
+
+def _out_of_core(src: InteractionsInput, pc: _Pieces, buckets: int, temp_dir: Path) -> pd.DataFrame:
+    """The out-of-core repeat window (see docs/scale.md).
+
+    The window's partition key is a 64-bit hash of ``customer_id`` (integer
+    sort keys instead of strings; DuckDB's window operator hash-partitions
+    and spills under ``memory_limit``). The same window counts neighbours
+    whose customer id differs from the row's: where two customers share a
+    hash, the part is rerun with the string key, so a collision never
+    changes a result.
+
+    With ``buckets`` > 1 the windowed scan's lean payload is first staged
+    once to Parquet partitioned by ``hash % buckets`` (unknown customers in
+    bucket -1, which needs no window: the definitions ignore their repeat
+    fields) and the window runs bucket by bucket, so one bucket's sort is
+    what must fit in memory. The per-part sums are added per key and joined
+    with the plain scan, as in the single query.
+    """
+    con = src._con
+    keep = [sql_ident(c) for c in pc.window_cols if c != "customer_id"]
+    h = f"CASE WHEN customer_id IS NULL THEN NULL ELSE {_HASH.format('customer_id')} END"
+    # a neighbour in a repeat window with another customer id: the hash key mixed two customers
+    clash = " OR ".join(f"(LEAD(_t_us) OVER w_{s} IS NOT NULL AND LEAD(_cid) OVER w_{s} IS DISTINCT FROM _cid)"
+                        for s in sorted(pc.scopes))
+    checked = {"payload": [f"{clash} AS _clash"], "extra": ["COUNT(*) FILTER (WHERE _clash) AS _clash_n"]}
+    stage = temp_dir / f"cxlab-kpi-{uuid.uuid4().hex}"
+    try:
+        if buckets <= 1:
+            parts = [(f"SELECT {', '.join(keep)}, _t_us, customer_id AS _cid, {h} AS _h FROM ({pc.window_src})",
+                      False)]
+        else:
+            stage.mkdir(parents=True)
+            con.execute(
+                f"COPY (SELECT {', '.join(keep)}, _t_us, customer_id AS _cid, {h} AS _h, "
+                f"CASE WHEN customer_id IS NULL THEN -1 ELSE CAST(_h % {int(buckets)} AS INTEGER) END AS _b "
+                f"FROM ({pc.window_src})) TO {sql_quote(str(stage))} (FORMAT parquet, PARTITION_BY (_b))")
+            dirs = sorted(stage.glob("_b=*"), key=lambda d: int(d.name[3:]))
+            _log.debug("kpi_table: out-of-core repeat window in %d buckets (%d present)", buckets, len(dirs))
+            parts = [(f"SELECT * FROM read_parquet({sql_quote(str(d / '*.parquet'))}, hive_partitioning = false)",
+                      d.name == "_b=-1") for d in dirs]
+        for i, (rows, unknown) in enumerate(parts):
+            cols = f"SELECT {', '.join(keep)}, _t_us, _cid, {{}} AS customer_id FROM ({rows})"
+            if unknown:
+                body = pc.windowed_sql(cols.format("_h"), scopes=set(), extra=["0 AS _clash_n"])
+            else:
+                body = pc.windowed_sql(cols.format("_h"), **checked)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
+            if con.execute("SELECT COALESCE(SUM(_clash_n), 0) FROM _cx_part").fetchone()[0]:
+                _log.debug("kpi_table: part %d: two customer ids share a hash; rerun with the string key", i)
+                body = pc.windowed_sql(cols.format("_cid"), extra=["0 AS _clash_n"])
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
+            con.execute("INSERT INTO _cx_window SELECT * FROM _cx_part" if i
+                        else "CREATE OR REPLACE TEMP TABLE _cx_window AS SELECT * FROM _cx_part")
+        if not parts:
+            return src.fetch(pc.final_sql(pc.windowed_sql(pc.window_src)))
+        return src.fetch(pc.final_sql(pc.reaggregate_sql("_cx_window")))
+    finally:
+        for t in ("_cx_part", "_cx_window"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def kpi_table(
@@ -344,9 +477,9 @@ def kpi_table(
             if d.denominator is not None and d.denominator_relation == "contacts":
                 alias(d.denominator, d.integer_denominator)
 
-        sql = _kpi_sql(src.types, period=period, segments=segments, aliases=aliases, timezone=timezone,
-                       lo_us=lo_us, hi_us=hi_us)
-        raw = src.fetch(sql)
+        pc = _Pieces(src.types, period=period, segments=segments, aliases=aliases, timezone=timezone,
+                     lo_us=lo_us, hi_us=hi_us)
+        raw = _run(src, pc)
     finally:
         src.close()
 
@@ -439,6 +572,7 @@ def _staffing_agg(staffing: pd.DataFrame, period, segments, timezone) -> pd.Data
         raise ValueError(f"staffing lacks column(s) {missing}")
     con = duckdb.connect()
     try:
+        _resources.apply(con)
         con.execute("SET TimeZone = 'UTC'")
         con.register("staffing_input", staffing)
         types = {c: str(t) for c, t in zip(*(lambda r: (r.columns, r.types))(con.sql("SELECT * FROM staffing_input")))}

@@ -1,0 +1,236 @@
+"""Step 2 — the generated DuckDB SQL in another engine's dialect: one sqlglot translation.
+
+The KPI layer writes one query per question in DuckDB SQL (:mod:`cxlab.kpis.table`,
+:mod:`cxlab.kpis._common`). :func:`translate` parses it with sqlglot
+(``read="duckdb"``) and writes it in the target dialect; the few constructs
+sqlglot has no portable meaning for are replaced here, as AST transforms, in
+one place:
+
+===============================  ==================================================
+DuckDB                           replacement
+===============================  ==================================================
+``epoch_us(ts)``                 epoch microseconds: Spark/BigQuery ``UNIX_MICROS``,
+                                 PostgreSQL ``EXTRACT(EPOCH ...) * 1e6`` (exact:
+                                 ``numeric``), Snowflake ``DATE_PART(EPOCH_MICROSECOND ...)``
+``timezone('UTC', naive)``       a naive timestamp read as UTC: PostgreSQL
+                                 ``AT TIME ZONE 'UTC'``, BigQuery ``TIMESTAMP(x, 'UTC')``,
+                                 Spark ``CAST(x AS TIMESTAMP)`` (queries run with the
+                                 session time zone UTC)
+``make_timestamp(us)``           a naive timestamp from epoch microseconds
+``WINDOW w AS (...)``            inlined into each ``OVER w`` (Snowflake has no
+                                 named windows; inlining is the same query elsewhere)
+``FROM (subquery)``              an alias is added (PostgreSQL requires one)
+``DATE + integer``               ``DATE_ADD`` on BigQuery
+``cx_input``, ``cx_ids``         the engine's table names
+===============================  ==================================================
+
+Everything else (``//``, ``FILTER (WHERE ...)``, ``IS NOT DISTINCT FROM``,
+``date_trunc``, ``LEAD``/``LAG``, casts, float division) is sqlglot's own
+translation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+#: engines whose SQL cxlab writes: runs here (duckdb, spark, postgres) or is parse-tested (snowflake, bigquery)
+DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
+
+_EPOCH_US = {
+    "spark": "UNIX_MICROS(__x__)",
+    "postgres": "CAST(EXTRACT(EPOCH FROM __x__) * 1000000 AS BIGINT)",
+    "snowflake": "DATE_PART(EPOCH_MICROSECOND, __x__)",
+    "bigquery": "UNIX_MICROS(__x__)",
+}
+_NAIVE_AS_UTC = {
+    "spark": "CAST(__x__ AS TIMESTAMP)",
+    "postgres": "(__x__) AT TIME ZONE 'UTC'",
+    "snowflake": "CAST(__x__ AS TIMESTAMP_NTZ)",
+    "bigquery": "TIMESTAMP(__x__, 'UTC')",
+}
+#: a naive (local wall-clock) timestamp from epoch microseconds
+_FROM_EPOCH_US = {
+    "spark": "CAST(TIMESTAMP_MICROS(__x__) AS TIMESTAMP)",
+    "postgres": "TIMESTAMP '1970-01-01 00:00:00' + (__x__) * INTERVAL '1 microsecond'",
+    "snowflake": "TO_TIMESTAMP_NTZ(__x__, 6)",
+    "bigquery": "DATETIME(TIMESTAMP_MICROS(__x__))",
+}
+
+
+def check_dialect(dialect: str) -> str:
+    """The dialect name, or a ValueError listing the supported ones."""
+    from ..errors import check_option
+
+    check_option("dialect", dialect, DIALECTS)
+    return dialect
+
+
+@functools.lru_cache(maxsize=64)
+def _template(text: str, dialect: str):
+    import sqlglot
+
+    return sqlglot.parse_one(text, read=dialect)
+
+
+def _fill(text: str, dialect: str, arg):
+    from sqlglot import exp
+
+    tree = _template(text, dialect).copy()
+
+    def put(node):
+        if isinstance(node, exp.Column) and node.name == "__x__" and not node.table:
+            return arg.copy()
+        return node
+
+    return tree.transform(put)
+
+
+def _function_name(node) -> str:
+    from sqlglot import exp
+
+    return node.name.lower() if isinstance(node, exp.Anonymous) else ""
+
+
+def _inline_windows(select):
+    """Replace ``OVER w`` by the window's spec and drop the ``WINDOW`` clause."""
+    from sqlglot import exp
+
+    named = {w.alias_or_name: w for w in select.args.get("windows") or []}
+    if not named:
+        return select
+    for win in list(select.find_all(exp.Window)):
+        if win.find_ancestor(exp.Select) is not select or win in named.values():
+            continue
+        ref = win.args.get("alias")
+        name = ref.name if ref is not None else None
+        if name in named and not win.args.get("partition_by") and not win.args.get("order"):
+            spec = named[name]
+            win.set("alias", None)
+            win.set("partition_by", [p.copy() for p in spec.args.get("partition_by") or []] or None)
+            if spec.args.get("order") is not None:
+                win.set("order", spec.args["order"].copy())
+            if spec.args.get("spec") is not None:
+                win.set("spec", spec.args["spec"].copy())
+    select.set("windows", None)
+    return select
+
+
+def translate(sql: str, dialect: str, *, tables: dict | None = None, pretty: bool = False) -> str:
+    """Write a query of the KPI layer (DuckDB SQL) in ``dialect``.
+
+    Parameters
+    ----------
+    sql : str
+        One query as generated by the KPI layer (DuckDB dialect).
+    dialect : str
+        One of :data:`DIALECTS`; ``"duckdb"`` returns ``sql`` unchanged
+        (apart from ``tables``).
+    tables : dict, optional
+        Table name in the query -> the engine's (possibly qualified) table
+        name, e.g. ``{"cx_input": "analytics.interactions"}``.
+    pretty : bool
+        Indented output (for reading; the same query).
+
+    Returns
+    -------
+    str
+        The query in the target dialect.
+
+    Examples
+    --------
+    >>> print(translate("SELECT MIN(epoch_us(timezone('UTC', CAST(t AS TIMESTAMP)))) AS lo FROM cx_input",
+    ...                 "postgres", tables={"cx_input": "cx.interactions"}))
+    SELECT MIN(CAST(EXTRACT(EPOCH FROM (CAST(t AS TIMESTAMP)) AT TIME ZONE 'UTC') * 1000000 AS BIGINT)) AS lo FROM cx.interactions
+    >>> print(translate("SELECT (_t_us + 0) // 1800000000 AS _p FROM cx_input", "spark"))
+    SELECT (_t_us + 0) DIV 1800000000 AS _p FROM cx_input
+    """
+    check_dialect(dialect)
+    tables = dict(tables or {})
+    if dialect == "duckdb" and not tables and not pretty:
+        return sql
+    try:
+        import sqlglot
+        from sqlglot import exp
+    except ImportError:
+        from ..errors import ConfigError
+
+        raise ConfigError("translating the KPI SQL to another engine needs sqlglot: "
+                          "pip install 'cxlab[sql]' (or 'cxlab[spark]')") from None
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    renamed = {k: exp.to_table(v, dialect=dialect) for k, v in tables.items()}
+
+    def engine_names(node):
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in renamed:
+            new = renamed[node.name].copy()
+            if node.alias:
+                new.set("alias", node.args["alias"].copy())
+            return new
+        return node
+
+    tree = tree.transform(engine_names)
+    if dialect == "duckdb":
+        return tree.sql(dialect="duckdb", pretty=pretty)
+
+    counter = iter(range(1_000_000))
+
+    def rewrite(node):
+        name = _function_name(node)
+        if name == "epoch_us" and len(node.expressions) == 1:
+            return _fill(_EPOCH_US[dialect], dialect, node.expressions[0].transform(rewrite))
+        if (name == "timezone" and len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Literal)
+                and node.expressions[0].this.upper() == "UTC"):
+            return _fill(_NAIVE_AS_UTC[dialect], dialect, node.expressions[1].transform(rewrite))
+        if isinstance(node, exp.UnixToTime):  # DuckDB make_timestamp(us): sqlglot reads it as UnixToTime(scale 6)
+            scale = node.args.get("scale")
+            if scale is not None and scale.name == "6":
+                return _fill(_FROM_EPOCH_US[dialect], dialect, node.this.transform(rewrite))
+        if isinstance(node, exp.Select) and node.args.get("windows"):
+            return _inline_windows(node)
+        if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_q{next(counter)}")))
+            return node
+        if (dialect == "bigquery" and isinstance(node, exp.Add) and isinstance(node.this, exp.Cast)
+                and node.this.to.this == exp.DataType.Type.DATE):
+            return exp.DateAdd(this=node.this, expression=node.expression, unit=exp.var("DAY"))
+        return node
+
+    tree = tree.transform(rewrite)
+    return tree.sql(dialect=dialect, pretty=pretty)
+
+
+#: engine type names (lower case, without parameters) -> the DuckDB type name the SQL generator expects
+_TYPE_NAMES = {
+    "string": "VARCHAR", "varchar": "VARCHAR", "text": "VARCHAR", "char": "VARCHAR", "character varying": "VARCHAR",
+    "character": "VARCHAR", "uuid": "UUID",
+    "boolean": "BOOLEAN", "bool": "BOOLEAN",
+    "double": "DOUBLE", "double precision": "DOUBLE", "float8": "DOUBLE", "float": "FLOAT", "real": "FLOAT",
+    "float4": "FLOAT", "numeric": "DECIMAL", "decimal": "DECIMAL",
+    "bigint": "BIGINT", "int8": "BIGINT", "long": "BIGINT", "int": "INTEGER", "integer": "INTEGER",
+    "int4": "INTEGER", "smallint": "SMALLINT", "int2": "SMALLINT", "short": "SMALLINT", "tinyint": "TINYINT",
+    "byte": "TINYINT", "date": "DATE",
+    "timestamp": "TIMESTAMP", "timestamp without time zone": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+    "datetime": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE", "timestamptz": "TIMESTAMP WITH TIME ZONE",
+    "timestamp_ltz": "TIMESTAMP WITH TIME ZONE",
+}
+
+
+def duckdb_type(name: str, dialect: str) -> str:
+    """The DuckDB type name for an engine column type (what :func:`cxlab.kpis._common.timestamp_sql` reads).
+
+    Spark's ``timestamp`` is an instant (local time zone semantics), so it maps
+    to ``TIMESTAMP WITH TIME ZONE``; ``timestamp_ntz`` is naive.
+
+    Examples
+    --------
+    >>> duckdb_type("timestamp", "spark"), duckdb_type("timestamp", "postgres")
+    ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMP')
+    >>> duckdb_type("TIMESTAMP WITH TIME ZONE", "postgres"), duckdb_type("decimal(10,2)", "spark")
+    ('TIMESTAMP WITH TIME ZONE', 'DECIMAL')
+    """
+    key = name.strip().lower().split("(")[0].strip()
+    if dialect == "spark" and key == "timestamp":
+        return "TIMESTAMP WITH TIME ZONE"
+    if key in _TYPE_NAMES:
+        return _TYPE_NAMES[key]
+    return name.strip().upper()

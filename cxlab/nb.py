@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ class Context:
         The notebook stem, e.g. ``"01_cx_metric"``.
     seed : int
         The seed every random draw in the notebook derives from.
+    loaded_from : {"stash", "load", "memory"}
+        Where :func:`setup` got the dataset: the run's stash of validated
+        tables (:mod:`cxlab.data.stash`), a fresh load and validation, or
+        this process's earlier load.
+    load_seconds : float
+        Seconds :func:`setup` spent getting the dataset.
     """
 
     config: RunConfig
@@ -62,6 +69,8 @@ class Context:
     seed: int
     recorded: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
+    loaded_from: str = "load"
+    load_seconds: float = 0.0
 
     @property
     def timezone(self) -> str:
@@ -198,8 +207,22 @@ def setup(
     Returns
     -------
     Context
+        ``ctx.loaded_from`` says where the data came from and
+        ``ctx.load_seconds`` how long getting it took.
+
+    Notes
+    -----
+    In a run (``run_dir`` set) the pipeline has validated the tables once
+    and stashed them under ``<run_dir>/.tables`` (:mod:`cxlab.data.stash`);
+    when the stash's key matches this config, the tables are read from it
+    memory-mapped and the contact frame is cached beside them, so the
+    steps of a run compute it once. A missing or stale stash (another
+    config, a changed input file) means a load and validation here, as
+    without a stash. Each setup in a run appends a line to
+    ``.tables/uses.jsonl``; the run copies it to its manifest
+    (``data_load``).
     """
-    from . import data, results
+    from . import results
     from .plots import set_theme
 
     base = load_config(config_path or None)
@@ -219,24 +242,80 @@ def setup(
     rdir = Path(run_dir) if run_dir else results.scratch_run_dir()
     rdir.mkdir(parents=True, exist_ok=True)
 
-    key = json.dumps(
-        {"sources": base.model_dump(mode="json")["sources"], "sample": base.sample.model_dump(),
-         "tz": base.timezone, "cfg": base.config_dir},
-        sort_keys=True,
-    )
-    if key not in _DATASETS:
-        qdir = rdir / "quarantine" if run_dir else None
-        _DATASETS[key] = data.load_dataset(base, quarantine_dir=qdir)
-    dataset = _DATASETS[key]
+    t_load = time.perf_counter()
+    _kpi_resources(config)
+    dataset, loaded_from = _dataset(base, rdir, in_run=bool(run_dir))
     cut = dataset.window(config.window.start, config.window.end, config.timezone)
 
-    ctx = Context(config=config, tables=cut.tables, dataset=dataset, run_dir=rdir, step=step, seed=config.seed)
+    ctx = Context(config=config, tables=cut.tables, dataset=dataset, run_dir=rdir, step=step, seed=config.seed,
+                  loaded_from=loaded_from, load_seconds=time.perf_counter() - t_load)
+    if run_dir:
+        _log_use(rdir, step, loaded_from, ctx.load_seconds)
     ctx.record("params", run_params(config, step))
     set_theme()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 120)
     return ctx
+
+
+def _dataset(base: RunConfig, rdir: Path, *, in_run: bool) -> tuple[Any, str]:
+    """The loaded dataset of ``base`` and where it came from: ``"memory"``, ``"stash"`` or ``"load"``.
+
+    In this process a dataset loaded once is reused (``"memory"``). In a run
+    (``in_run``) the pipeline stashed the validated tables under
+    ``<run_dir>/.tables`` (:mod:`cxlab.data.stash`); when the stash's key
+    matches ``base`` (same sources, sample, time zone and input files) the
+    tables are read memory-mapped (``"stash"``) and the contact frame is
+    cached beside them (:func:`cxlab.sources.frames.use_cache`). Otherwise
+    the data is loaded and validated here (``"load"``), with the quarantine
+    written to ``<run_dir>/quarantine`` in a run.
+    """
+    from . import data
+    from .data import stash
+    from .sources import frames
+
+    key = json.dumps(stash.stash_key(base), sort_keys=True)
+    stash_dir = rdir / stash.STASH_DIR
+    frames.use_cache(stash_dir if in_run and stash_dir.is_dir() else None)
+    if key in _DATASETS:
+        return _DATASETS[key], "memory"
+    found = stash.restore(stash_dir, base) if in_run else None
+    if found is not None:
+        _DATASETS[key] = found
+        return found, "stash"
+    frames.use_cache(None)
+    ds = data.load_dataset(base, quarantine_dir=rdir / "quarantine" if in_run else None)
+    _DATASETS[key] = ds
+    return ds, "load"
+
+
+def _log_use(rdir: Path, step: str, loaded_from: str, seconds: float) -> None:
+    """Append how this step got its data to ``<run_dir>/.tables/uses.jsonl`` (the run copies it to its manifest)."""
+    from .data import stash
+
+    stash_dir = rdir / stash.STASH_DIR
+    if not stash_dir.is_dir():
+        return
+    line = json.dumps({"step": step, "from": loaded_from, "seconds": round(seconds, 3)})
+    try:
+        with open(stash_dir / stash.USES_LOG, "a", encoding="utf-8") as fh:  # one short O_APPEND write
+            fh.write(line + "\n")
+    except OSError:
+        pass  # bookkeeping only
+
+
+def _kpi_resources(config: RunConfig) -> None:
+    """Apply the config's DuckDB resources (``engine.memory_limit``, ``temp_directory``, ``threads``) to the KPI layer.
+
+    A field the config leaves unset goes back to its default (environment
+    variable or machine default), so one notebook's settings never leak into
+    the next config run in the same kernel.
+    """
+    from .kpis import _resources
+
+    e = config.engine
+    _resources.configure(**{k: getattr(e, k) for k in ("memory_limit", "temp_directory", "threads")})
 
 
 def run_params(config: RunConfig, step: str) -> dict:
@@ -293,7 +372,7 @@ def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False
         keep = [c for c in out.columns if c not in PRIVATE_COLUMNS
                 or (c == "customer_id" and getattr(privacy, "allow_customer_ids", False))
                 or (c == "comment" and getattr(privacy, "allow_comments", False))]
-        formatted = fmt.frame(out[keep], currency=currency, digits=min(digits, 1))
+        formatted = fmt.frame(out[keep], currency=currency, digits=digits)
         numeric = [pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]) for c in keep]
         display(HTML(_table_html(formatted, numeric, index=index, caption=caption)))
         return None

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
+import uuid
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -19,13 +22,26 @@ from ..schema import TABLES
 from ..schema import table as _schema_table
 from .quarantine import (
     LoadResult,
+    _order_counts,
     collect_stage,
     cross_checks,
+    quarantined_frame,
     row_accounting,
     utc_session,
     write_quarantine,
 )
-from .readers import REASON_UNKNOWN_INTERACTION, WINDOW_COLUMN, FrameSource, Stage, as_source
+from .readers import (
+    REASON_COL,
+    REASON_UNKNOWN_INTERACTION,
+    WINDOW_COLUMN,
+    FrameSource,
+    Stage,
+    as_source,
+    drop_object,
+    quote_ident,
+    sql_exec,
+    sql_literal,
+)
 from .rules import stage_table
 
 __all__ = ['Dataset', 'load_table', 'load_dataset', 'validate_command']
@@ -211,6 +227,45 @@ class Dataset:
         for c in ("queues", "agents"):
             out[c] = out[c].astype("Int64")
         return out
+
+
+def _progress(total: int):
+    """A tqdm bar over the tables of a load, or a no-op: shown only for loads longer than 2 s.
+
+    ``CXLAB_PROGRESS=0`` (set in the kernels of ``cxlab run`` and ``make
+    notebooks``, so executed notebooks never hold a bar) or ``=1`` forces
+    it off or on; otherwise it shows in a terminal (stderr is a TTY) and in
+    an interactive Jupyter kernel (``tqdm.auto``: a widget in JupyterLab).
+    """
+    env = os.environ.get("CXLAB_PROGRESS", "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return contextlib.nullcontext(None)
+    if env not in ("1", "true", "yes", "on") and not (_in_jupyter() or sys.stderr.isatty()):
+        return contextlib.nullcontext(None)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return contextlib.nullcontext(None)
+    return tqdm(total=total, desc="cxlab: loading", unit="table", delay=2.0, leave=False, file=sys.stderr)
+
+
+def _in_jupyter() -> bool:
+    """Whether this process is a kernel a person is working in, under a Jupyter server.
+
+    An IPython ZMQ shell started by a Jupyter server (JupyterLab, Notebook,
+    VS Code's server sets it too) has ``JPY_SESSION_NAME`` in its environment;
+    kernels started headless by papermill, nbclient or nbval do not, so an
+    executed or regression-tested notebook never records a bar.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell" and bool(os.environ.get("JPY_SESSION_NAME"))
+
+
+def _tick(bar, what: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(what, refresh=False)
+        bar.update(1)
 
 
 def _local_midnight(day: pd.Timestamp, tz: str) -> pd.Timestamp:
@@ -433,6 +488,12 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
     hashes: dict[str, str] = {}
     con = duckdb.connect()
     linked = {"surveys"}  # tables whose rows cross-table checks may still quarantine
+    n_tables = len(config.sources) if config.sources is not None else len(TABLES)
+    with _progress(2 * n_tables + 1) as bar:
+        return _load_dataset(config, quarantine_dir, con, stages, passthrough, hashes, linked, tz, bar)
+
+
+def _load_dataset(config, quarantine_dir, con, stages, passthrough, hashes, linked, tz, bar) -> Dataset:
     try:
         with utc_session(con):
             if config.sources is None:
@@ -446,6 +507,7 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
                     if name in TABLES and isinstance(df, pd.DataFrame):
                         stages[name] = stage_table(con, FrameSource(df, Mapping(), label="sample"), TABLES[name],
                                               timezone=tz, raw_text_all=name in linked)
+                        _tick(bar, f"validated {name}")
                     else:
                         passthrough[name] = df
             else:
@@ -453,14 +515,19 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
                     if src.path:
                         src = src.model_copy(update={"path": config.resolve(src.path)})
                     stages[name] = stage_table(con, src, TABLES[name], timezone=tz, raw_text_all=name in linked)
+                    _tick(bar, f"validated {name}")
                     for f in stages[name].files:
                         hashes[f] = sha256_file(f)
                     if not stages[name].files and src.query:
                         hashes[f"{name}:query"] = hashlib.sha256(src.query.encode()).hexdigest()
             cross_checks(con, stages)
+            _tick(bar, "cross-checked")
     finally:
         con.close()
-    results = {name: collect_stage(st) for name, st in stages.items()}
+    results = {}
+    for name, st in stages.items():
+        results[name] = collect_stage(st)
+        _tick(bar, f"collected {name}")
     if quarantine_dir is not None:
         for name, res in results.items():
             write_quarantine(res.quarantined, quarantine_dir, name)
@@ -546,9 +613,13 @@ def validate_command(config_path) -> int:
 
     Notes
     -----
-    Prints the per-table summary (:meth:`Dataset.summary`) and the
-    quarantined rows by table and reason. Quarantine files are written only
-    when the config sets ``quarantine_dir``.
+    Prints the per-table summary (the columns of :meth:`Dataset.summary`
+    but ``rows``) and the quarantined rows by table and reason. The rules
+    and the cross-table checks are those of :func:`load_dataset`, but the
+    counts, dates and distinct queues and agents are computed in DuckDB
+    over the validated Arrow rows: no accepted row is converted to pandas
+    (only the quarantined ones, for the quarantine files, which are written
+    only when the config sets ``quarantine_dir``).
 
     Examples
     --------
@@ -560,17 +631,15 @@ def validate_command(config_path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        ds = load_dataset(config)
+        summary, bad = _validate_counts(config)
     except (SourceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    summary = ds.summary().drop(columns=["rows"])
     print(f"cxlab validate: {config_path or 'embedded sample'} (time zone {config.timezone})")
     print()
     print("Tables")
     print(summary.to_string(index=False))
     print()
-    bad = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]]
     if bad.empty:
         print("No rows quarantined.")
     else:
@@ -580,3 +649,104 @@ def validate_command(config_path) -> int:
         print()
         print(f"Quarantine files: {config.resolve(config.quarantine_dir)}")
     return 0
+
+
+_SUMMARY_COLUMNS = ["table", "source", "rows_read", "rows_accepted", "rows_quarantined", "rows_excluded",
+                    "date_min", "date_max", "queues", "agents"]
+
+
+def _validate_counts(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary (without ``rows``) and the quarantine counts of :func:`validate_command`, counted in DuckDB.
+
+    Stages every table with :func:`load_dataset`'s rules and cross-table
+    checks, then per table one aggregate query over the stage's Arrow table
+    (registered in DuckDB, not copied): rows, accepted rows, the local dates
+    of the time column and the distinct queues and agents of the accepted
+    rows, and the rows per first reason. Tables of the sample that are not
+    canonical are summarised from their (small) DataFrames as
+    :meth:`Dataset.summary` does.
+    """
+    tz = config.timezone
+    qdir = config.resolve(config.quarantine_dir) if config.quarantine_dir else None
+    stages: dict[str, Stage] = {}
+    passthrough: dict[str, pd.DataFrame] = {}
+    con = duckdb.connect()
+    try:
+        with utc_session(con):
+            if config.sources is None:
+                from ..sample import load_sample
+
+                frames = load_sample(seed=config.sample.seed, days=config.sample.days,
+                                     contacts_per_day=config.sample.contacts_per_day)
+                for name, df in frames.items():
+                    if name in TABLES and isinstance(df, pd.DataFrame):
+                        stages[name] = stage_table(con, FrameSource(df, Mapping(), label="sample"), TABLES[name],
+                                                   timezone=tz, raw_text_all=name == "surveys",
+                                                   keep=_counted_columns(name))
+                    else:
+                        passthrough[name] = df
+            else:
+                for name, src in config.sources.items():
+                    if src.path:
+                        src = src.model_copy(update={"path": config.resolve(src.path)})
+                    stages[name] = stage_table(con, src, TABLES[name], timezone=tz, raw_text_all=name == "surveys",
+                                               keep=_counted_columns(name))
+            cross_checks(con, stages)
+            rows, bad = [], []
+            for name, st in stages.items():
+                line, counts = _stage_counts(con, st, tz)
+                rows.append(line)
+                bad += [{"table": name, "reason": r, "rows": n} for r, n in counts if r != "ok"]
+                if qdir is not None:
+                    write_quarantine(quarantined_frame(st), qdir, name)
+    finally:
+        con.close()
+    if passthrough:
+        extra = Dataset(passthrough, pd.DataFrame(columns=["table"]), {}, {}, timezone=tz).summary()
+        rows += extra.drop(columns=["rows"]).to_dict("records")
+    summary = pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)
+    for c in ("queues", "agents"):
+        summary[c] = summary[c].astype("Int64")
+    return summary, pd.DataFrame(bad, columns=["table", "reason", "rows"])
+
+
+def _counted_columns(name: str) -> tuple[str, ...]:
+    """The canonical columns :func:`_stage_counts` and :func:`cross_checks` read (the others stay in DuckDB)."""
+    time_col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
+    return tuple(c for c in (time_col, "queue", "agent_id", "interaction_id", "arrived_at", "responded_at") if c)
+
+
+def _stage_counts(con, st: Stage, tz: str) -> tuple[dict, list[tuple[str, int]]]:
+    """One summary line and the ``(reason, rows)`` counts (``"ok"`` first, as in :class:`LoadResult`)."""
+    name = st.spec.name
+    names = set(st.tbl.column_names) - {REASON_COL}
+    cols = set(st.spec.names) | set(st.extras)
+    view = f"_cx_count_{uuid.uuid4().hex[:10]}"
+    ok = f"{REASON_COL} IS NULL"
+    time_col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
+    aggs = ["count(*)", f"count(*) FILTER (WHERE {ok})"]
+    if time_col in cols and time_col in names:
+        t = quote_ident(time_col)
+        if st.spec.column(time_col).dtype == "TIMESTAMPTZ":
+            aggs += [f"CAST(timezone({sql_literal(tz)}, min({t}) FILTER (WHERE {ok})) AS DATE)",
+                     f"CAST(timezone({sql_literal(tz)}, max({t}) FILTER (WHERE {ok})) AS DATE)"]
+        else:
+            aggs += [f"CAST(min({t}) FILTER (WHERE {ok}) AS DATE)", f"CAST(max({t}) FILTER (WHERE {ok}) AS DATE)"]
+    else:
+        aggs += ["NULL", "NULL"]
+    for c in ("queue", "agent_id"):
+        aggs.append(f"count(DISTINCT {quote_ident(c)}) FILTER (WHERE {ok})" if c in cols and c in names else "NULL")
+    con.register(view, st.tbl.select([c for c in st.tbl.column_names if c != "__cx_raw"]))
+    try:
+        n, n_ok, dmin, dmax, queues, agents = sql_exec(con, f"SELECT {', '.join(aggs)} FROM {view}")[0]
+        reasons = sql_exec(con, f"SELECT {REASON_COL}, count(*) FROM {view} WHERE NOT ({ok}) GROUP BY 1")
+    finally:
+        drop_object(con, "FRAME", view)
+    counts = pd.DataFrame({"reason": ["ok", *(r for r, _ in reasons)], "rows": [n_ok, *(k for _, k in reasons)]})
+    counts = _order_counts(counts)
+    excluded = int(getattr(st, "rows_excluded", 0))
+    line = {"table": name, "source": st.label, "rows_read": int(n) + excluded, "rows_accepted": int(n_ok),
+            "rows_quarantined": int(n - n_ok), "rows_excluded": excluded,
+            "date_min": dmin if n_ok else None, "date_max": dmax if n_ok else None,
+            "queues": queues, "agents": agents}
+    return line, list(zip(counts["reason"], counts["rows"].astype(int)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -137,23 +139,16 @@ def cross_checks(con, stages: dict[str, Stage]) -> None:
 
 def collect_stage(stage: Stage) -> LoadResult:
     spec, tbl = stage.spec, stage.tbl
-    bad = pc.is_valid(tbl[REASON_COL])
+    bad_np = pc.is_valid(tbl[REASON_COL]).to_numpy(zero_copy_only=False)
+    ords = tbl[ORD_COL].to_numpy()
     cols = spec.names + stage.extras
-    accepted = tbl.select(cols).filter(pc.invert(bad)).to_pandas(date_as_object=False)
-    accepted = _canonical_dtypes(accepted, spec)
+    # the validating query returns rows in any order: one gather puts the accepted rows in source order
+    accepted_tbl = _take(tbl.select(cols), _in_source_order(np.flatnonzero(~bad_np), ords))
+    facts = _accepted_facts(stage, accepted_tbl)
+    accepted = _canonical_dtypes(accepted_tbl.to_pandas(date_as_object=False), spec)
+    del accepted_tbl
 
-    q = tbl.select(["__cx_raw", ROW_COL, FILE_COL, REASON_COL, REASONS_COL]).filter(bad)
-    data: dict[str, Any] = {}
-    for k, c in enumerate(stage.raw_columns):
-        out = c if c not in ("source_row", "source_file", "reason", "all_reasons") else f"{c}_raw"
-        data[out] = pc.list_element(q["__cx_raw"], k).to_pandas().astype("str")
-    data["source_row"] = q[ROW_COL].to_pandas().astype("int64")
-    if stage.multi_file:
-        data["source_file"] = pd.Series(stage.files, dtype="str").take(
-            q[FILE_COL].to_numpy(zero_copy_only=False)).reset_index(drop=True)
-    data["reason"] = q[REASON_COL].to_pandas().astype("str")
-    data["all_reasons"] = q[REASONS_COL].to_pandas().astype("str")
-    quarantined = pd.DataFrame(data, index=pd.RangeIndex(q.num_rows))
+    quarantined = quarantined_frame(stage, bad_np, ords)
 
     vc = quarantined["reason"].value_counts()
     counts = pd.DataFrame({"reason": ["ok", *vc.index.tolist()], "rows": [len(accepted), *vc.tolist()]})
@@ -166,13 +161,73 @@ def collect_stage(stage: Stage) -> LoadResult:
                            f"{len(quarantined)} quarantined, {excluded} excluded)")
     warnings = list(getattr(stage, "warnings", []))
     if hasattr(stage, "warnings"):
-        _plausibility(stage, accepted)
+        _plausibility(stage, facts)
         warnings = list(stage.warnings)
-    unknown = {c: int(accepted[c].isna().sum()) for c in getattr(stage, "unknown_columns", ())
-               if c in accepted.columns}
+    unknown = {c: facts["nulls"][c] for c in getattr(stage, "unknown_columns", ()) if c in facts["nulls"]}
     return LoadResult(table=spec.name, source=stage.label, accepted=accepted, quarantined=quarantined,
                       rows_read=rows_read, counts=counts, files=tuple(stage.files), rows_excluded=excluded,
                       warnings=tuple(warnings), unknown=unknown)
+
+
+def quarantined_frame(stage: Stage, bad: np.ndarray | None = None, ords: np.ndarray | None = None) -> pd.DataFrame:
+    """The quarantined rows of a stage as :attr:`LoadResult.quarantined` shows them, in source order.
+
+    ``bad`` (a boolean mask of the stage table's rows) and ``ords`` (their
+    ``__cx_ord``) are computed when not given.
+    """
+    tbl = stage.tbl
+    if bad is None:
+        bad = pc.is_valid(tbl[REASON_COL]).to_numpy(zero_copy_only=False)
+    if ords is None:
+        ords = tbl[ORD_COL].to_numpy()
+    q = tbl.select(["__cx_raw", ROW_COL, FILE_COL, REASON_COL, REASONS_COL]).take(
+        _in_source_order(np.flatnonzero(bad), ords))
+    data: dict[str, Any] = {}
+    for k, c in enumerate(stage.raw_columns):
+        out = c if c not in ("source_row", "source_file", "reason", "all_reasons") else f"{c}_raw"
+        data[out] = pc.list_element(q["__cx_raw"], k).to_pandas().astype("str")
+    data["source_row"] = q[ROW_COL].to_pandas().astype("int64")
+    if stage.multi_file:
+        data["source_file"] = pd.Series(stage.files, dtype="str").take(
+            q[FILE_COL].to_numpy(zero_copy_only=False)).reset_index(drop=True)
+    data["reason"] = q[REASON_COL].to_pandas().astype("str")
+    data["all_reasons"] = q[REASONS_COL].to_pandas().astype("str")
+    quarantined = pd.DataFrame(data, index=pd.RangeIndex(q.num_rows))
+
+    return quarantined
+
+
+def _take(tbl: pa.Table, positions: np.ndarray, parts: int | None = None) -> pa.Table:
+    """``tbl.take(positions)`` in ``parts`` slices gathered on as many threads (Arrow releases the GIL).
+
+    Examples
+    --------
+    >>> _take(pa.table({"x": [10, 11, 12, 13]}), np.array([3, 0, 2]), parts=2)["x"].to_pylist()
+    [13, 10, 12]
+    """
+    parts = parts or min(os.cpu_count() or 1, 8)
+    if parts < 2 or len(positions) < 200_000:
+        return tbl.take(positions)
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, len(positions), parts + 1).astype(int)
+    with ThreadPoolExecutor(parts) as pool:
+        pieces = list(pool.map(lambda k: tbl.take(positions[bounds[k]:bounds[k + 1]]), range(parts)))
+    return pa.concat_tables(pieces)
+
+
+def _in_source_order(positions: np.ndarray, ords: np.ndarray) -> np.ndarray:
+    """``positions`` (row indices into a stage table) sorted by the rows' source order ``ords[positions]``.
+
+    Examples
+    --------
+    >>> _in_source_order(np.array([0, 2, 3]), np.array([30, 99, 10, 20])).tolist()
+    [2, 3, 0]
+    """
+    key = ords[positions]
+    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+        return positions
+    return positions[np.argsort(key, kind="stable")]
 
 
 def _order_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -205,49 +260,100 @@ _UNIT_S = {"s": 1.0, "ms": 0.001, "min": 60.0, "h": 3600.0}
 _UNIT_NAME = {"s": "seconds", "ms": "milliseconds", "min": "minutes", "hms": "H:MM:SS text"}
 
 
-def _plausibility(stage, accepted) -> None:
+def _duration_columns(spec: Table) -> list[str]:
+    """Duration columns whose median is checked for plausibility (not interval / staffed lengths)."""
+    return [c.name for c in spec.columns if c.dtype == "DOUBLE" and c.name.endswith("_s")
+            and c.name not in ("interval_s", "staffed_s")]
+
+
+#: hash buckets of customer ids for the exact "one id holds many contacts" check
+_BUCKETS = 1 << 16
+
+
+def _accepted_facts(stage, accepted: pa.Table) -> dict:
+    """What the plausibility warnings and the unknown counts need, computed in DuckDB over the Arrow rows.
+
+    Returns ``{"rows", "nulls": {col: n}, "medians": {col: (n_positive, median)},
+    "top_customer": (value, n) or None}``. One parallel scan for the counts
+    and medians (``median`` is ``quantile_cont(0.5)``, pandas' median), and
+    for ``customer_id`` the largest count of one value, found exactly: the
+    ids are counted in 65,536 buckets of their hash (a small aggregate), and
+    a bucket's count bounds the count of every id in it from above; only
+    the ids of a bucket over the warning's threshold (5% of the rows and
+    more than 100) are then counted by value.
+    """
+    spec = stage.spec
+    n = accepted.num_rows
+    names = set(accepted.column_names)
+    nulls = {c: accepted[c].null_count for c in getattr(stage, "unknown_columns", ()) if c in names}
+    facts: dict = {"rows": n, "nulls": nulls, "medians": {}, "top_customer": None}
+    durations = [c for c in _duration_columns(spec) if c in names]
+    check_top = spec.name == "interactions" and "customer_id" in names and n > 0
+    if not n or not (durations or check_top):
+        return facts
+    con = duckdb.connect()
+    view = f"_cx_acc_{uuid.uuid4().hex[:10]}"
+    try:
+        con.register(view, accepted)
+        if durations:
+            aggs = []
+            for c in durations:
+                v = f'TRY_CAST("{c}" AS DOUBLE)'
+                aggs += [f"count(*) FILTER (WHERE {v} > 0)", f"median({v}) FILTER (WHERE {v} > 0)"]
+            row = sql_exec(con, f"SELECT {', '.join(aggs)} FROM {view}")[0]
+            facts["medians"] = {c: (int(row[2 * k]), row[2 * k + 1]) for k, c in enumerate(durations)}
+        if check_top:
+            bound = max(0.05 * n, 100)
+            bucket = f"(hash(customer_id) & {_BUCKETS - 1})"
+            hot = sql_exec(con, f"SELECT h FROM (SELECT {bucket} AS h, count(*) AS k FROM {view} "
+                                f"WHERE customer_id IS NOT NULL GROUP BY h) WHERE k > {bound}")
+            if hot:
+                hs = ", ".join(str(int(h)) for (h,) in hot)
+                top = sql_exec(con, f"SELECT customer_id, count(*) AS k FROM {view} WHERE {bucket} IN "
+                                    f"({hs}) GROUP BY customer_id ORDER BY k DESC, customer_id LIMIT 1")
+                facts["top_customer"] = (top[0][0], int(top[0][1])) if top else None
+    finally:
+        con.close()
+    return facts
+
+
+def _plausibility(stage, facts: dict) -> None:
     """Warnings on the accepted rows: implausible duration medians, one customer id holding many contacts."""
     spec = stage.spec
     lo, hi = DURATION_PLAUSIBLE_S
-    for col in spec.columns:
-        if not (col.dtype == "DOUBLE" and col.name.endswith("_s")) or col.name in ("interval_s", "staffed_s") \
-                or col.name not in accepted.columns:
+    for name, (count, med) in facts["medians"].items():
+        if count < 5:
             continue
-        v = pd.to_numeric(accepted[col.name], errors="coerce")
-        v = v[v > 0]
-        if len(v) < 5:
-            continue
-        med = float(v.median())
+        med = float(med)
         if lo <= med <= hi:
             continue
         # the source unit that brings the median into the plausible range, nearest (log scale) to 3 minutes
-        unit0 = getattr(stage, "duration_units", {}).get(col.name, "s")
+        unit0 = getattr(stage, "duration_units", {}).get(name, "s")
         f0 = _UNIT_S.get(unit0, 1.0)
         fits = [(abs(math.log(med / f0 * f / 180.0)), u) for u, f in _UNIT_S.items()
                 if u != unit0 and lo <= med / f0 * f <= hi]
         likely = min(fits)[1] if fits else None
         hint = ""
         if likely == "h":
-            hint = f"; the source unit is likely hours (derive {col.name} as the value times 3600)"
+            hint = f"; the source unit is likely hours (derive {name} as the value times 3600)"
         elif likely:
-            hint = f"; the source unit is likely {likely} (set mapping.duration_units: {{{col.name}: {likely}}})"
+            hint = f"; the source unit is likely {likely} (set mapping.duration_units: {{{name}: {likely}}})"
         stage.warnings.append(
-            f"{spec.name}.{col.name}: the median ({_human_s(med)}) is implausible for this duration, read as "
-            f"{_UNIT_NAME.get(unit0, unit0)}{hint} [{len(v):,} positive values]")
-    if spec.name == "interactions" and "customer_id" in accepted.columns and len(accepted):
-        ids = accepted["customer_id"].dropna()
-        if len(ids):
-            vc = ids.value_counts()
-            top, n = vc.index[0], int(vc.iloc[0])
-            share = n / len(accepted)
-            if share > 0.05 and n > 100:
-                shown = (f"{top!r}" if re.fullmatch(r"(?i)0+|9+|-1|-+|x+|unknown|anonymous|n/?a|none|null|"
-                                                    r"0{2,}\d?", str(top))
-                         else "(value withheld: customer ids are private)")
-                stage.warnings.append(
-                    f"interactions.customer_id: one customer id {shown} holds {n:,} of {len(accepted):,} contacts "
-                    f"({share:.1%}); if it means 'unknown', add mapping.unknown: {{customer_id: [...]}} so that "
-                    "repeat contacts and FCR leave it out")
+            f"{spec.name}.{name}: the median ({_human_s(med)}) is implausible for this duration, read as "
+            f"{_UNIT_NAME.get(unit0, unit0)}{hint} [{count:,} positive values]")
+    top = facts["top_customer"]
+    rows = facts["rows"]
+    if top is not None:
+        value, n = top
+        share = n / rows
+        if share > 0.05 and n > 100:
+            shown = (f"{value!r}" if re.fullmatch(r"(?i)0+|9+|-1|-+|x+|unknown|anonymous|n/?a|none|null|"
+                                                 r"0{2,}\d?", str(value))
+                     else "(value withheld: customer ids are private)")
+            stage.warnings.append(
+                f"interactions.customer_id: one customer id {shown} holds {n:,} of {rows:,} contacts "
+                f"({share:.1%}); if it means 'unknown', add mapping.unknown: {{customer_id: [...]}} so that "
+                "repeat contacts and FCR leave it out")
 
 
 def _human_s(x: float) -> str:

@@ -137,7 +137,12 @@ class Raw:
 
 @dataclass
 class Stage:
-    """A validated table (Arrow, with reasons) waiting for cross-table checks and collection."""
+    """A validated table (Arrow, with reasons) waiting for cross-table checks and collection.
+
+    The rows of ``tbl`` are in no particular order (the validating query runs
+    on every DuckDB thread without an ordered collector); ``__cx_ord`` is the
+    source order, which :func:`cxlab.data.quarantine.collect_stage` restores.
+    """
 
     spec: Table
     label: str

@@ -240,8 +240,12 @@ def _dst_dates(tz: str, first: int = 1970, last: int = 2069) -> tuple[str, ...]:
 
 
 def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *, raw_text_all: bool = False,
-                  rows_excluded: int = 0, formats: dict[str, str] | None = None, notes: list[str] | None = None):
+                  rows_excluded: int = 0, formats: dict[str, str] | None = None, notes: list[str] | None = None,
+                  keep: tuple[str, ...] | None = None):
     """Run the validating SELECT; return an Arrow table and the extra column names.
+
+    ``keep``: only these canonical columns (and no extras) in the Arrow table
+    (every rule still runs on every column); for counting without the rows.
 
     The Arrow table holds the canonical columns, the extras, the bookkeeping
     columns (``__cx_row``, ``__cx_ord``, ``__cx_file``), ``__cx_reason`` and
@@ -297,13 +301,18 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
         ref = f"__cx_src_{src_index[sc]}"
         typ = raw.types[sc]
         if typ == "VARCHAR":
-            pre.append(f"count(*) FILTER (WHERE contains({ref}, '.') AND regexp_full_match(trim({ref}), "
-                       f"{sql_literal(FLOAT_ID_RE)}))")
+            looks = f"contains({ref}, '.') AND regexp_full_match(trim({ref}), {sql_literal(FLOAT_ID_RE)})"
         elif typ.split("(")[0] in _FLOAT_TYPES or typ.startswith("DECIMAL"):
-            pre.append(f"count({ref}) FILTER (WHERE {ref} = round({ref}))")
+            looks = f"{ref} = round({ref})"
         else:
             continue
-        float_ids.append((col.name, sc))
+        float_ids.append((col.name, sc, looks))
+    # without text timestamps the pre-pass needs no scan of its own (a row count is metadata): the
+    # float-id test then rides along in the validating query as one flag column, and in the rare
+    # case that it finds such ids the table is validated again with the ids read as integers
+    fold = bool(float_ids) and not ts_text
+    if not fold:
+        pre += [f"count(*) FILTER (WHERE {looks})" for _, _, looks in float_ids]
     pre_sql = f"WITH a AS NOT MATERIALIZED ({a_sql}) SELECT {', '.join(pre)} FROM a"
     try:
         counts = sql_exec(con, pre_sql)[0]
@@ -312,15 +321,18 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
                           table=spec.name) from None
     if counts[0] == 0 and rows_excluded == 0 and raw.kind in ("csv", "parquet"):
         raise SourceError("the file has a header but no data rows (0 rows)", path=raw.label, table=spec.name)
-    fixed = False
-    for k, (c, sc) in enumerate(float_ids):
-        n = counts[1 + 5 * len(ts_text) + k]
-        if n:
-            notes.append(f"{spec.name}.{c}: {n:,} ids written as floats (source column {sc!r}, e.g. '8702.0') "
-                         "were read as integers ('8702'); export ids as text to be sure none lost digits")
-            inputs[c], kinds[c] = _input_expr(spec.column(c), sc, raw, mapping, spec)
-            fixed = True
-    if fixed:
+
+    def _fix_float_ids(found) -> bool:
+        fixed = False
+        for (c, sc, _), n in zip(float_ids, found):
+            if n:
+                notes.append(f"{spec.name}.{c}: {n:,} ids written as floats (source column {sc!r}, e.g. '8702.0') "
+                             "were read as integers ('8702'); export ids as text to be sure none lost digits")
+                inputs[c], kinds[c] = _input_expr(spec.column(c), sc, raw, mapping, spec)
+                fixed = True
+        return fixed
+
+    if not fold and _fix_float_ids(counts[1 + 5 * len(ts_text):]):
         a_sql = _a_sql()
     minority: dict[str, str] = {}
     ts_info: dict[str, tuple[bool, list[str]]] = {}
@@ -484,6 +496,45 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
     rq = _reached_expr(spec, extras)
     ctes = _ctes(spec.columns, a_sql)
 
+    # no order is kept from here on: the rows come back in any order (both cores scan, no ordered
+    # collector); __cx_ord is the source order, and collect_stage restores it where it matters
+    order_before = _insertion_order(con)
+    if order_before:
+        sql_exec(con, "SET preserve_insertion_order = false")
+    try:
+        flags = None
+        if fold:
+            flags = "(" + " + ".join(f"(CASE WHEN {looks} THEN {1 << k} ELSE 0 END)"
+                                     for k, (_, _, looks) in enumerate(float_ids)) + ")"
+        tbl, extra_names = _validate_rows(con, raw, spec, inputs, kinds, present, extras, mapping, minority,
+                                          ts_format, _ctes, ctes, rq, raw_text_all, flags=flags, keep=keep)
+        if fold:
+            bits = tbl["__cx_fid"].to_numpy(zero_copy_only=False).astype("int64")
+            tbl = tbl.drop_columns(["__cx_fid"])
+            if _fix_float_ids([int(((bits >> k) & 1).sum()) for k in range(len(float_ids))]):
+                del tbl
+                tbl, extra_names = _validate_rows(con, raw, spec, inputs, kinds, present, extras, mapping,
+                                                  minority, ts_format, _ctes, _ctes(spec.columns, _a_sql()), rq,
+                                                  raw_text_all, keep=keep)
+        return tbl, extra_names
+    finally:
+        if order_before:
+            sql_exec(con, "SET preserve_insertion_order = true")
+
+
+def _insertion_order(con) -> bool:
+    return sql_exec(con, "SELECT current_setting('preserve_insertion_order')")[0][0] in (True, "true")
+
+
+def _validate_rows(con, raw: Raw, spec: Table, inputs, kinds, present, extras, mapping: Mapping, minority,
+                   ts_format, _ctes, ctes: str, rq, raw_text_all: bool, flags: str | None = None,
+                   keep: tuple[str, ...] | None = None):
+    """The duplicate-key pass and the validating SELECT of :func:`_build_checks` (Arrow, in no order).
+
+    ``flags``: an SQL expression over the stage-a columns returned as an
+    extra column ``__cx_fid`` (the float-id test of the pre-pass).
+    """
+    names = spec.names
     # duplicates: every row whose key was already seen in an earlier source row (one pass over the keys)
     dup_table = None
     if spec.key:
@@ -493,29 +544,37 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
                  + f" FROM {raw.name}")
         keys = ", ".join(quote_ident(k) for k in spec.key)
         notnull = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in spec.key if not spec.column(k).nullable) or "true"
+        # two phases: the keys seen more than once with their first row (a hash aggregate without lists),
+        # then every later row of those keys (a join against the few repeated keys)
+        same = " AND ".join(f"d.{quote_ident(k)} IS NOT DISTINCT FROM g.{quote_ident(k)}" for k in spec.key)
         sql_run(con, f"CREATE TEMP TABLE {dup_table} AS WITH {_ctes(key_cols, a_key)}, "
-                  f"g AS (SELECT list({ORD_COL}) AS o FROM d WHERE {notnull} GROUP BY {keys} HAVING count(*) > 1) "
-                  f"SELECT unnest(list_filter(o, lambda x: x > list_min(o))) AS {ORD_COL} FROM g",
+                  f"g AS (SELECT {keys}, min({ORD_COL}) AS __cx_first FROM d WHERE {notnull} GROUP BY {keys} "
+                  f"HAVING count(*) > 1) "
+                  f"SELECT d.{ORD_COL} FROM d JOIN g ON {same} WHERE d.{ORD_COL} > g.__cx_first",
              raw.label, spec.name, "cannot validate the source")
     try:
         has_dups = dup_table is not None and sql_exec(con, f"SELECT count(*) FROM {dup_table}")[0][0] > 0
         # reasons, in rule order
         rules = _rules(spec, kinds, present, mapping, minority, ts_format=ts_format, rq=rq)
+        # the duplicate test is one column (one semi-join probe), referenced by the rule and its reason
+        dup_col = f"{ORD_COL} IN (SELECT {ORD_COL} FROM {dup_table})" if has_dups else "false"
         if has_dups:
-            rules.append((f"{ORD_COL} IN (SELECT {ORD_COL} FROM {dup_table})", _key_reason(spec)))
+            rules.append(("__cx_dup", _key_reason(spec)))
         conds = " OR ".join(f"({cond})" for cond, _ in rules) or "false"
         parts = ", ".join(f"CASE WHEN {cond} THEN {sql_literal(reason)} END" for cond, reason in rules)
         reasons = f"concat_ws('; ', {parts})" if rules else "NULL::VARCHAR"
-        keep = "true" if raw_text_all else "__cx_bad"
+        with_raw = "true" if raw_text_all else "__cx_bad"
         # the source row as text, in one list column (cheaper than a mostly-null column per source column)
         items = ", ".join(f"CAST(__cx_src_{k} AS VARCHAR)" for k in range(len(raw.columns)))
-        raw_text = [f"CASE WHEN {keep} THEN [{items}]::VARCHAR[] END AS __cx_raw"]
-        final_cols = [ROW_COL, ORD_COL, FILE_COL] + [quote_ident(n) for n in names] + [quote_ident(t) for _, t in extras]
-        sql = (f"WITH {ctes}, e AS NOT MATERIALIZED (SELECT *, coalesce({conds}, false) AS __cx_bad FROM d), "
+        raw_text = [f"CASE WHEN {with_raw} THEN [{items}]::VARCHAR[] END AS __cx_raw"]
+        shown = names if keep is None else [n for n in names if n in keep]
+        final_cols = ([ROW_COL, ORD_COL, FILE_COL] + [quote_ident(n) for n in shown]
+                      + ([quote_ident(t) for _, t in extras] if keep is None else []))
+        sql = (f"WITH {ctes}, d2 AS NOT MATERIALIZED (SELECT *, {dup_col} AS __cx_dup FROM d), "
+               f"e AS NOT MATERIALIZED (SELECT *, coalesce({conds}, false) AS __cx_bad FROM d2), "
                f"f AS NOT MATERIALIZED (SELECT {', '.join(final_cols)}, CASE WHEN __cx_bad THEN {reasons} END AS __cx_reasons, "
-               f"{', '.join(raw_text + ['true AS __cx_end'])} FROM e) "
-               f"SELECT * EXCLUDE (__cx_end), split_part(__cx_reasons, '; ', 1) AS __cx_reason FROM f"
-               + ("" if _keeps_order(con, raw) else f" ORDER BY {ORD_COL}"))
+               f"{', '.join(raw_text + ([f'{flags} AS __cx_fid'] if flags else []) + ['true AS __cx_end'])} FROM e) "
+               f"SELECT * EXCLUDE (__cx_end), split_part(__cx_reasons, '; ', 1) AS __cx_reason FROM f")
         try:
             tbl = to_arrow(con.sql(sql))
         except duckdb.Error as exc:
@@ -525,13 +584,6 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
         if dup_table:
             drop_object(con, "TABLE", dup_table)
     return tbl, [t for _, t in extras]
-
-
-def _keeps_order(con, raw: Raw) -> bool:
-    """Whether DuckDB returns this source's rows in source order without a sort."""
-    if raw.kind == "parquet" and raw.multi_file:  # files are scanned in parallel
-        return False
-    return sql_exec(con, "SELECT current_setting('preserve_insertion_order')")[0][0] in (True, "true")
 
 
 def _reached_expr(spec: Table, extras) -> str | None:
@@ -636,7 +688,13 @@ def _rules(spec: Table, kinds, present, mapping: Mapping, minority, *, ts_format
                           "or an IANA name such as America/Los_Angeles)"))
         if kind:
             rules.append((bad, f"{c}: unparseable {kind}"))
-        if col.dtype in ("TIMESTAMPTZ", "DATE"):
+        if col.dtype == "TIMESTAMPTZ":
+            # the same test as year() in the UTC session, as two comparisons of instants: year() of a
+            # TIMESTAMPTZ goes through ICU's calendar, row by row, and was a large part of the load
+            lo, hi = PANDAS_YEARS
+            rules.append((f"NOT ({v} >= TIMESTAMPTZ '{lo:04d}-01-01 00:00:00+00' AND "
+                          f"{v} < TIMESTAMPTZ '{hi + 1:04d}-01-01 00:00:00+00')", f"{c}: year outside {lo}-{hi}"))
+        elif col.dtype == "DATE":
             lo, hi = PANDAS_YEARS
             rules.append((f"year({v}) NOT BETWEEN {lo} AND {hi}", f"{c}: year outside {lo}-{hi}"))
         if col.dtype == "TIMESTAMPTZ":
@@ -799,7 +857,13 @@ def _mapping_layer(con, raw: Raw, spec: Table, mapping: Mapping):
     return mapped, int(n_all - n_keep), formats, [("VIEW", view)]
 
 
-def stage_table(con, src, spec: Table, *, timezone: str, raw_text_all: bool = False) -> MappedStage:
+def stage_table(con, src, spec: Table, *, timezone: str, raw_text_all: bool = False,
+                keep: tuple[str, ...] | None = None) -> MappedStage:
+    """Read, map and validate one source into a :class:`MappedStage` (Arrow rows in no particular order).
+
+    ``keep`` limits the Arrow table to these canonical columns (plus the
+    bookkeeping and reason columns), for counting without the rows.
+    """
     if isinstance(src, FrameSource):
         dup = _duplicate_header(None, src)
         if dup is not None:
@@ -816,7 +880,7 @@ def stage_table(con, src, spec: Table, *, timezone: str, raw_text_all: bool = Fa
         _check_mapping_names(raw, spec, mapping)
         mapped, excluded, formats, extra_objects = _mapping_layer(con, raw, spec, mapping)
         notes: list[str] = []
-        tbl, extras = _build_checks(con, mapped, spec, mapping, timezone, raw_text_all=raw_text_all,
+        tbl, extras = _build_checks(con, mapped, spec, mapping, timezone, raw_text_all=raw_text_all, keep=keep,
                                     rows_excluded=excluded, formats=formats, notes=notes)
         present, _ = _resolve_columns(mapped, spec, mapping)
     finally:

@@ -7,6 +7,7 @@ into an existing run folder; a good run stays good if the re-run fails.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -209,6 +210,7 @@ def _kernel_manager_class():
             async def start_kernel(self, **kw):
                 env = dict(kw.pop("env", None) or os.environ)
                 env.pop("MPLBACKEND", None)
+                env.setdefault("CXLAB_PROGRESS", "0")  # no load progress bars in the executed notebooks
                 if interrupted() is not None:  # no new kernel once the run is stopping
                     raise RuntimeError("the run is being stopped")
                 register_kernel(self)  # before the process starts: an interrupt mid-start still finds it
@@ -462,7 +464,8 @@ def run(
                       run_id=run_id, jobs=int(jobs), timeout=timeout, quiet=quiet, t0=t0)
 
     check_parameters(cfg, all_steps, all_steps)
-    checked = _preflight.check(cfg, all_steps)  # the plan; PreflightFailed before any kernel starts
+    with _load_progress(not quiet):
+        checked = _preflight.check(cfg, all_steps)  # the plan; PreflightFailed before any kernel starts
     run_id = run_id or _manifest.new_run_id()
     run_dir = (name_dir / run_id).resolve()
     started = now_utc(precise=True)
@@ -490,24 +493,43 @@ def run(
     done: dict[str, StepResult] = {}
     running: dict[str, Path] = {}
     progress = _Progress(len(all_steps), quiet)
-    with interrupts():
-        try:
-            # FAILED first, removed only when the run succeeds: a folder whose run was killed (SIGKILL,
-            # power loss) or became read-only mid-run can never look good
-            atomic_write_text(run_dir / FAILED_MARKER, f"run {run_id} started at {started} and has not finished "
-                              "(still running, or stopped before it could clean up)\n")
-            kernel_config = _manifest.write_run_config(run_dir, cfg)  # config.yaml, secrets redacted
-            manifest["config"]["sha256"] = sha256_file(run_dir / CONFIG_COPY)
-            manifest["config"]["redacted"] = kernel_config != run_dir / CONFIG_COPY
-            atomic_write_json(run_dir / MANIFEST, manifest)
-            for line in checked.skipped_lines():
-                progress.note(line)
-            _run_steps(cfg, all_steps, run_dir, nb_dir, run_id, jobs=int(jobs), timeout=timeout, quiet=quiet,
-                       progress=progress, done=done, running=running, config_path=kernel_config)
-        except BaseException as exc:  # interrupted, or nothing more can be written: the folder must not look good
-            with shielded():
-                _abort(exc, manifest, run_dir, all_steps, done, running, t0)
-            raise _why_stopped(exc, run_dir) from None
+    try:
+        with interrupts():
+            _run_all(cfg, checked, manifest, all_steps, run_dir, nb_dir, run_id, started, jobs=int(jobs),
+                     timeout=timeout, quiet=quiet, progress=progress, done=done, running=running, t0=t0)
+    finally:
+        _unstash(run_dir)
+    return _finish(cfg, manifest, all_steps, run_dir, name_dir, run_id, started, done, progress, t0)
+
+
+def _run_all(cfg, checked, manifest, all_steps, run_dir, nb_dir, run_id, started, *, jobs, timeout, quiet,
+             progress, done, running, t0) -> None:
+    """The body of a new run: FAILED marker, config copy, manifest, the stash, the steps; aborts mark it failed."""
+    try:
+        # FAILED first, removed only when the run succeeds: a folder whose run was killed (SIGKILL,
+        # power loss) or became read-only mid-run can never look good
+        atomic_write_text(run_dir / FAILED_MARKER, f"run {run_id} started at {started} and has not finished "
+                          "(still running, or stopped before it could clean up)\n")
+        kernel_config = _manifest.write_run_config(run_dir, cfg)  # config.yaml, secrets redacted
+        manifest["config"]["sha256"] = sha256_file(run_dir / CONFIG_COPY)
+        manifest["config"]["redacted"] = kernel_config != run_dir / CONFIG_COPY
+        atomic_write_json(run_dir / MANIFEST, manifest)
+        for line in checked.skipped_lines():
+            progress.note(line)
+        t_stash = time.perf_counter()
+        stashed = _stash_tables(cfg, checked, run_dir)
+        t_stash = time.perf_counter() - t_stash
+        _run_steps(cfg, all_steps, run_dir, nb_dir, run_id, jobs=jobs, timeout=timeout, quiet=quiet,
+                   progress=progress, done=done, running=running, config_path=kernel_config)
+        manifest["data_load"] = _manifest.stash_uses(run_dir, stashed, t_stash)
+    except BaseException as exc:  # interrupted, or nothing more can be written: the folder must not look good
+        with shielded():
+            _unstash(run_dir)
+            _abort(exc, manifest, run_dir, all_steps, done, running, t0)
+        raise _why_stopped(exc, run_dir) from None
+
+
+def _finish(cfg, manifest, all_steps, run_dir, name_dir, run_id, started, done, progress, t0) -> RunResult:
     steps = [done[s.stem] for s in sorted(all_steps, key=lambda s: s.number)]
     status = "ok" if all(s.ok for s in steps) else "failed"
     wall = time.perf_counter() - t0
@@ -533,6 +555,33 @@ def run(
     if not moved:
         progress.note(f"note: 'latest' stays at a run that started after this one ({latest_run(name_dir).name})")
     return result
+
+
+def _stash_tables(cfg: RunConfig, checked, run_dir: Path) -> bool:
+    """Validate and load the tables once for the run (:func:`cxlab.pipeline.manifest.stash_tables`)."""
+    try:
+        return _manifest.stash_tables(cfg, getattr(checked, "dataset", None) or _preflight._load(cfg), run_dir)
+    except Exception as exc:  # the notebooks load the data themselves, as without a stash
+        _manifest.unstash(run_dir)
+        if (werr := write_error(exc, run_dir)) is not None:
+            raise werr from None
+        return False
+
+
+_unstash = _manifest.unstash
+
+
+@contextlib.contextmanager
+def _load_progress(show: bool):
+    """Within the block, data loads show no progress bar unless ``show`` (``CXLAB_PROGRESS``, cxlab.data.load)."""
+    saved = os.environ.get("CXLAB_PROGRESS")
+    if not show:
+        os.environ["CXLAB_PROGRESS"] = "0"
+    try:
+        yield
+    finally:
+        if not show:
+            os.environ.pop("CXLAB_PROGRESS", None) if saved is None else os.environ.update(CXLAB_PROGRESS=saved)
 
 
 def _create_run_dir(run_dir: Path) -> None:
@@ -689,14 +738,18 @@ def _rerun(cfg: RunConfig, explicit: bool, all_steps: list[Step], selected: list
     progress = _Progress(len(selected), quiet)
     with interrupts():
         try:
+            if len(selected) > 1:  # one load for the re-run steps (a single step loads by itself: cheaper)
+                _stash_tables(stored, None, run_dir)
             done = _run_steps(stored, selected, run_dir, nb_dir, run_id, jobs=jobs, timeout=timeout, quiet=quiet,
                               progress=progress)
         except BaseException as exc:  # interrupted or unwritable: the run keeps what it had
             with shielded():
+                _unstash(run_dir)
                 kill_kernels()
                 if backup:
                     _restore(backup, run_dir, selected)
             raise _why_stopped(exc, run_dir) from None
+    _unstash(run_dir)
     results = [done[s.stem] for s in selected]
     failed = [r for r in results if r.status != "ok"]
     if backup:

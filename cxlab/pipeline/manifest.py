@@ -406,3 +406,45 @@ def step_from_manifest(e: dict, run_dir: Path) -> StepResult:
         e.get("error"), e.get("skipped_because", []), e.get("parameters", {}),
     )
 
+
+
+def stash_tables(config: RunConfig, dataset, run_dir: Path) -> bool:
+    """Stash the run's validated tables in ``<run_dir>/.tables`` for its notebooks (:mod:`cxlab.data.stash`).
+
+    The quarantine goes to ``<run_dir>/quarantine`` as each notebook's own
+    load would write it. Returns False when the stash could not be written
+    (a frame that does not read back identical): the notebooks then load
+    the data themselves. The caller removes it with :func:`unstash` when
+    the run ends, whatever its outcome: it holds customer ids.
+    ``CXLAB_STASH=0`` in the environment turns the stash off (benchmarks:
+    the notebooks then load the data themselves, as before the stash).
+    """
+    from ..data import stash
+    from ..data.quarantine import write_quarantine
+
+    if os.environ.get("CXLAB_STASH", "").strip() == "0":
+        return False
+    for name, frame in dataset.quarantine.items():
+        write_quarantine(frame, Path(run_dir) / "quarantine", name)
+    return stash.save(dataset, Path(run_dir) / stash.STASH_DIR, config) is not None
+
+
+def stash_uses(run_dir: Path, stashed: bool, seconds: float) -> dict:
+    """The manifest's ``data_load``: whether the run stashed its tables and how each step got its data.
+
+    ``stashed`` (bool), ``stash_s`` (seconds to write the stash) and
+    ``steps``: per step ``from`` (``stash``: read from the stash, ``load``:
+    loaded and validated by the notebook) and ``seconds`` (in ``nb.setup``).
+    """
+    from ..data import stash
+
+    steps = {u["step"]: {"from": u.get("from"), "seconds": u.get("seconds")}
+             for u in stash.uses(Path(run_dir) / stash.STASH_DIR) if "step" in u}
+    return {"stashed": bool(stashed), "stash_s": round(seconds, 3), "steps": steps}
+
+
+def unstash(run_dir: Path) -> None:
+    """Remove the run's stash of validated tables (and the frames cached beside it)."""
+    from ..data import stash
+
+    stash.remove(Path(run_dir) / stash.STASH_DIR)

@@ -98,6 +98,8 @@ class Preflight:
         Each one fails the preflight (exit code 3).
     warnings : list of str
         Printed, not fatal.
+    dataset : cxlab.data.Dataset or None
+        The loaded dataset (the run stashes it for the notebooks instead of loading it again).
     """
 
     config: RunConfig
@@ -106,6 +108,7 @@ class Preflight:
     rows: list = dataclasses.field(default_factory=list)
     problems: list = dataclasses.field(default_factory=list)
     warnings: list = dataclasses.field(default_factory=list)
+    dataset: Any = None
 
     @property
     def ok(self) -> bool:
@@ -393,6 +396,7 @@ def inspect(config: RunConfig, steps: list[Step] | None = None) -> Preflight:
     except ParameterError as exc:
         pf.problems += [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
     ds = _load(config)
+    pf.dataset = ds
     cut = ds.window(config.window.start, config.window.end, config.timezone)
     pf.summary = cut.summary().rename(columns={"rows": "in_window"})
     pf.quarantined = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]]

@@ -55,6 +55,7 @@ __all__ = [
     "event_indicators",
     "align_series",
     "contact_frame",
+    "use_cache",
     "period_frame",
     "coverage",
     "leakage_check",
@@ -437,6 +438,30 @@ def _cx_per_response(surveys: pd.DataFrame, cx_metric: str) -> pd.DataFrame:
     return out
 
 
+#: Where :func:`contact_frame` caches its result (set by :func:`use_cache`; None: no cache).
+_CACHE: dict = {"dir": None}
+
+
+def use_cache(directory) -> None:
+    """Cache :func:`contact_frame` results in ``directory`` (None: compute every time, the default).
+
+    :func:`cxlab.nb.setup` points it at the run's stash (``<run_dir>/.tables``),
+    so the steps of a run compute the contact frame once. Entries are keyed
+    by :func:`cxlab.data.stash.fingerprint` of the input tables and the
+    parameters (``cx_metric``, KPI options, time zone, score metric); a call
+    with ``features=`` given is never cached.
+    """
+    _CACHE["dir"] = None if directory is None else str(directory)
+
+
+def _surveyed_features(inter, surveys, options, timezone) -> pd.DataFrame:
+    """:func:`cxlab.kpis.contact_features` of the surveyed contacts only (the repeat window still sees every contact)."""
+    from .. import kpis
+
+    ids = pd.Series(surveys["interaction_id"].dropna().unique()).astype(str)
+    return kpis.contact_features(inter, options=options, timezone=timezone, ids=ids)
+
+
 def contact_frame(
     tables: dict,
     *,
@@ -510,8 +535,18 @@ def contact_frame(
         raise NotEnoughData(f"no survey response names its contact (column 'interaction_id' of surveys is "
                             f"{'not mapped' if 'interaction_id' not in surveys else 'empty'}; "
                             f"{len(surveys):,} responses)")
+    if features is None and _CACHE["dir"] is not None:  # computed once per run, shared by the steps
+        from ..data import stash
+
+        used = {t: tables.get(t) for t in ("interactions", "surveys", "agents", "agent_scores", "events")}
+        key = stash.fingerprint(used, {"cx_metric": cx_metric, "options": options.model_dump(mode="json"),
+                                       "timezone": timezone, "score_metric": score_metric})
+        out, _ = stash.cached_frame(_CACHE["dir"], "contact_frame", key, lambda: contact_frame(
+            tables, cx_metric=cx_metric, options=options, timezone=timezone, score_metric=score_metric,
+            features=_surveyed_features(inter, surveys, options, timezone)))
+        return out
     if features is None:
-        features = kpis.contact_features(inter, options=options, timezone=timezone)
+        features = _surveyed_features(inter, surveys, options, timezone)
     feat = features.copy()
     extra = [c for c in ("contact_reason", "resolved") if c in inter and c not in feat]
     if extra:

@@ -35,7 +35,7 @@ from .schema import TABLES
 
 __all__ = [
     "LABELS", "FLAGS", "unlabelled_columns", "CURRENCY_SYMBOLS", "MINUS", "label", "is_missing", "number", "signed", "pct",
-    "duration", "money", "ci", "value", "change", "lever_phrase", "date", "window", "frame", "kind_of",
+    "duration", "money", "ci", "p_value", "value", "change", "NAME_COLUMNS", "lever_phrase", "date", "window", "frame", "kind_of",
 ]
 
 MINUS = "\u2212"
@@ -90,6 +90,59 @@ LABELS: dict[str, str] = {
     "share": "share of explained variation", "rank": "rank", "driver": "driver", "outcome": "outcome",
     "rows_read": "rows read", "rows_accepted": "rows accepted", "rows_quarantined": "rows quarantined",
     "table": "table", "definition": "definition", "options": "options",
+    # analyst result headers of the step reports (steps 1-6)
+    "x": "condition", "y": "compared with", "r": "correlation (r)", "p_hac": "p-value (Newey–West)",
+    "n_eff": "effective n", "p_ac": "p-value (autocorrelation-adjusted)", "method": "method", "lag": "lag (periods)",
+    "knee": "knee", "p_knee": "p-value (knee vs straight line)", "knee_real": "knee is real",
+    "slope_below": "slope below the knee (per s)", "slope_above": "slope above the knee (per s)",
+    "linear_slope": "straight-line slope (per s)", "configured": "configured",
+    "recommended": "recommended", "score": "how closely it tracks CX (|r|)",
+    "diff_vs_configured": "difference vs configured", "importance": "importance (part of R²)", "direct_ci_low": "direct effect (low)",
+    "direct_ci_high": "direct effect (high)", "role": "role",
+    "p_rank1": "P(ranked first)", "direct_effect": "direct effect (per SD)", "raw_effect": "raw effect (per SD)",
+    "mostly_from_controls": "mostly from controls", "from_controls": "share from controls", "per_sd": "1 SD",
+    "performance": "performance", "target": "target", "better": "better when", "quadrant": "quadrant",
+    "p_high_importance": "P(important)", "p_below_target": "P(short of target)",
+    "p_concentrate": "P(concentrate here)", "p_keep_up": "P(keep up the good work)",
+    "p_low_priority": "P(low priority)", "p_overkill": "P(possible overkill)", "change": "change",
+    "coef": "slope", "p_improves": "P(CX improves)", "level": "level", "n_b": "responses", "value_b": "value",
+    "diff": "difference", "diff_vs_rest": "difference vs the rest", "significant": "significant",
+    "odds_ratio": "odds ratio", "or_low": "odds ratio (low)", "or_high": "odds ratio (high)", "term": "condition",
+    "priority": "priority", "covariate": "covariate", "smd": "standardized difference", "flag": "flagged",
+    "auc": "AUC", "n_customers": "customers", "n_responses": "responses", "n_subjects": "agents",
+    "r_rm": "correlation within agents", "r_pooled": "correlation, pooled", "r_between": "correlation between agents",
+    "r_raw": "correlation, raw", "r_partial": "correlation, partial", "period_x": "period-grain KPI",
+    "contact_x": "contact-grain condition", "r_period": "correlation across periods",
+    "p_period": "p-value across periods", "r_contact": "correlation across contacts",
+    "p_contact": "p-value across contacts", "p_cr1": "p-value (cluster-robust)", "inference": "inference",
+    "se": "standard error", "moe": "margin of error", "small_n": "few responses", "reliable": "reliable",
+    "erlang_band": "Erlang C expectation", "actual_service_level_pct": "actual service level",
+    "service_level_erlang_a": "service level (Erlang A)", "p_abandon_erlang_a": "abandon probability (Erlang A)",
+    "match_rate": "match rate", "match_rate_pct": "match rate", "matched": "matched", "unmatched": "unmatched",
+    "unmatched_examples": "unmatched examples", "unmatched_keys": "unmatched keys", "missing_days": "missing days",
+    "rows": "rows", "key": "key", "source": "source", "join": "join", "date_min": "first date",
+    "date_max": "last date", "tests": "tests", "fdr_discoveries": "discoveries (FDR)", "family": "family",
+    "episode": "episode", "n_periods": "periods", "driver_change": "driver change",
+    "predicted": "predicted", "observed": "observed", "ratio": "observed ÷ predicted", "verdict": "verdict",
+    "check": "check", "passes": "passes", "mde": "smallest detectable effect", "power_at_n": "power at the available n",
+    "days": "days", "clusters_per_arm": "teams per arm", "n_per_arm": "per arm", "icc": "ICC",
+    "design_effect": "design effect", "skill": "skill vs calendar", "rmse": "RMSE", "mae": "MAE",
+    "p_equiv": "p-value (equivalence)", "margin": "margin", "equivalent": "equivalent",
+    "p_greater": "P(greater)", "rank_low": "rank (low)", "rank_high": "rank (high)",
+    "n_surveyed": "n (surveyed)", "n_reference": "n (reference group)", "mean_surveyed": "mean (surveyed)",
+    "mean_reference": "mean (reference group)", "reference": "reference group", "n_churned": "churned",
+    "churn_rate_pct": "churn rate", "metric_a": "metric", "metric_b": "against", "auc_a": "AUC", "auc_b": "AUC (against)",
+    "p_boot": "p-value (bootstrap)", "z_delong": "z (DeLong)", "p_delong": "p-value (DeLong)", "item": "item",
+    "band": "band", "mean_change": "mean change", "column": "column", "dtype": "type", "non_null_pct": "filled",
+    "meaning": "meaning", "group": "group", "curve": "curve", "delta": "change (s)", "added_agents": "agents added",
+    "agents": "agents", "sl_change_pts": "service level change (points)", "cx_change": "CX change",
+    "cx_per_agent": "CX change per agent", "link": "link", "unit": "unit", "n_treated_clusters": "treated teams",
+    "pre_treated": "treated, before", "post_treated": "treated, after", "pre_control": "control, before",
+    "post_control": "control, after", "covers_prediction": "covers the prediction", "sd": "SD",
+    "d": "effect size (d)", "alpha": "α", "cluster_size": "cluster size", "deff": "design effect",
+    "n_effective": "effective n", "given_n": "available n", "top2": "top-2-box", "not_top2": "not top-2-box",
+    "n_obs": "observations", "n_teams": "teams", "cx_top2": "top-2-box share", "promoter": "promoter share",
+    "ces_agree": "share who found it easy", "agents_needed": "agents needed", "load_erlangs": "load (Erlangs)",
 }
 
 #: 0/1 flags: their means are shares (0–1) and print as percentages; a change of 0.05 is 5 points.
@@ -99,8 +152,22 @@ FLAGS = frozenset({"resolved", "transferred", "abandoned", "is_repeat", "resolve
 #: Quantities that are money (in the config's currency).
 _MONEY = frozenset({"revenue", "revenue_per_year", "revenue_retained_per_year", "revenue_change_per_year",
                     "annual_revenue_per_customer"})
+#: p-values (printed ``<0.001`` below a thousandth, else 3 decimals).
+_PVALUES = frozenset({"p", "p_val", "p_adj", "p_hac", "p_ac", "p_cr1", "p_knee", "p_equiv", "p_period", "p_contact",
+                      "p_wild", "p_ri", "p_perm"})
+#: 0-1 fractions that are not flags (printed as percentages).
+_SHARES = frozenset({"service_level", "occupancy", "service_level_erlang_a", "p_abandon_erlang_a", "match_rate",
+                     "from_controls", "power", "power_at_n", "response_rate"})
+#: Seconds that are not named ``*_s``.
+_DURATIONS = frozenset({"knee"})
+#: Bounds of an interval print like their estimate (``share_ci_low`` like ``share``).
+_BOUND = ("_ci_low", "_ci_high", "_low", "_high")
+#: Columns whose cells are names of columns, KPIs or drivers (their values get labels too).
+NAME_COLUMNS = frozenset({"x", "y", "driver", "other", "kpi", "term", "covariate", "period_x", "contact_x",
+                          "outcome", "lever", "metric", "metric_a", "metric_b", "link"})
 #: Quantities that are counts.
-_COUNTS = frozenset({"offered", "handled", "answered", "csat_n", "nps_n", "ces_n", "short_abandoned", "n", "n_clusters", "rows_read", "rows_accepted",
+_COUNTS = frozenset({"rank", "delta", "days", "n_effective", "given_n", "cluster_size", "tests", "fdr_discoveries", "rows", "matched", "unmatched", "missing_days", "agents",
+                     "added_agents", "priority", "episode", "clusters_per_arm", "agents_needed", "offered", "handled", "answered", "csat_n", "nps_n", "ces_n", "short_abandoned", "n", "n_clusters", "rows_read", "rows_accepted",
                      "rows_quarantined", "customers_retained_per_year", "agents_staffed", "products_held",
                      "products_offered"})
 
@@ -139,6 +206,8 @@ def label(name: Any) -> str:
     ('first-contact resolution', 'average handle time', 'transfer rate')
     >>> label("event_outage"), label("series_web_visits"), label("queue=billing"), label("sl_gap_pct")
     ('outage days', 'web visits', 'queue: billing', 'SL gap')
+    >>> label("share_ci_low"), label("knee_high"), label("p_adj")
+    ('share of explained variation (low)', 'knee (high)', 'p-value (adjusted)')
     """
     s = str(name)
     if s in LABELS:
@@ -150,6 +219,9 @@ def label(name: Any) -> str:
         return f"{_words(s[len('event_'):])} days"
     if s.startswith("series_"):
         return _words(s[len("series_"):])
+    for b in _BOUND:
+        if s.endswith(b) and len(s) > len(b):
+            return f"{label(s[: -len(b)])} ({b.rsplit('_', 1)[1]})"
     for suffix in ("_pct", "_s", "_days"):
         if s.endswith(suffix) and len(s) > len(suffix):
             base = s[: -len(suffix)]
@@ -237,6 +309,8 @@ def duration(seconds: Any, *, sign: bool = False) -> str:
     if is_missing(seconds):
         return "—"
     s = float(seconds)
+    if not math.isfinite(s):
+        return "∞" if s > 0 else MINUS + "∞"
     neg = s < 0
     total = int(round(abs(s)))
     h, rem = divmod(total, 3600)
@@ -321,16 +395,31 @@ def ci(lo: Any, hi: Any, fmt=None) -> str:
 
 
 def kind_of(name: Any) -> str:
-    """How a quantity prints: ``pct`` (0–100), ``share`` (0–1 flag/rate), ``duration``, ``money``, ``count``, ``number``.
+    """How a quantity prints: ``pct`` (0–100), ``share`` (0–1 flag/rate), ``duration``, ``money``, ``count``,
+    ``p`` (a p-value), ``prob`` (a probability ``p_*``), ``number``.
+
+    The bounds of an interval print like their estimate (``share_ci_low`` like
+    ``share``, ``knee_high`` like ``knee``).
 
     Examples
     --------
     >>> [kind_of(n) for n in ("fcr_pct", "resolved", "aht_s", "revenue_per_year", "offered", "qa_score")]
     ['pct', 'share', 'duration', 'money', 'count', 'number']
+    >>> [kind_of(n) for n in ("p_adj", "p_rank1", "share_ci_low", "knee_high", "ci_low")]
+    ['p', 'prob', 'share', 'duration', 'number']
     """
     s = str(name)
-    if s in FLAGS or s.endswith("_rate") or s == "share":
+    if s in _PVALUES:
+        return "p"
+    if s in FLAGS or s in _SHARES or s.endswith("_rate") or s == "share":
         return "share"
+    if s.startswith("p_"):
+        return "prob"
+    if s in _DURATIONS:
+        return "duration"
+    for b in _BOUND:
+        if s.endswith(b) and len(s) > len(b) and s[: -len(b)] not in ("ci", ""):
+            return kind_of(s[: -len(b)])
     if s.endswith("_pct"):
         return "pct"
     if s.endswith("_s"):
@@ -342,6 +431,20 @@ def kind_of(name: Any) -> str:
     return "number"
 
 
+def p_value(v: Any) -> str:
+    """A p-value: ``<0.001`` below a thousandth, else three decimals.
+
+    Examples
+    --------
+    >>> p_value(0.0000316), p_value(0.04972), p_value(0.71), p_value(None)
+    ('<0.001', '0.050', '0.710', '—')
+    """
+    if is_missing(v):
+        return "—"
+    x = float(v)
+    return "<0.001" if x < 0.0005 else f"{x:.3f}"
+
+
 def value(name: Any, v: Any, *, currency: str = "USD", digits: int = 1) -> str:
     """A level of quantity ``name`` in its one base and unit.
 
@@ -351,8 +454,14 @@ def value(name: Any, v: Any, *, currency: str = "USD", digits: int = 1) -> str:
     ('9.9%', '10.7%', '9:14')
     >>> value("offered", 344366), value("revenue_per_year", 4413981), value("qa_score", 81.234)
     ('344,366', '$4.4M', '81.2')
+    >>> value("p_adj", 0.00002), value("p_val", 0.0714), value("p_rank1", 0.996)
+    ('<0.001', '0.071', '1.00')
     """
     k = kind_of(name)
+    if k == "p":
+        return p_value(v)
+    if k == "prob":
+        return number(v, 2)
     if k == "pct":
         return pct(v, digits=digits)
     if k == "share":
@@ -445,7 +554,7 @@ def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = No
     currency : str
         For money columns.
     digits : int
-        Decimals for plain numbers and percentages.
+        Decimals for plain numbers (percentages keep at most one).
     kinds : dict, optional
         Column → quantity name to format it as (e.g. ``{"value": "aht_s"}``).
     labels : bool
@@ -456,26 +565,45 @@ def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = No
     DataFrame
         All cells are text (``"—"`` for missing), ready for :func:`cxlab.nb.show`.
 
+    Notes
+    -----
+    A bare ``ci_low`` / ``ci_high`` prints like the numeric column before it
+    (its estimate); cells of name columns (:data:`NAME_COLUMNS`: ``x``,
+    ``driver``, ``kpi`` …) get labels too; p-values print ``<0.001``.
+
     Examples
     --------
     >>> import pandas as pd
     >>> frame(pd.DataFrame({"queue": ["billing"], "aht_s": [481.4], "transfer_rate_pct": [9.19], "offered": [93953]}))
          queue average handle time transfer rate contacts offered
     0  billing                8:01          9.2%           93,953
+    >>> frame(pd.DataFrame({"x": ["hold_s"], "r": [-0.2113], "ci_low": [-0.25], "ci_high": [-0.17],
+    ...                     "p_adj": [1e-9]}), digits=2).iloc[0].tolist()
+    ['hold time', '−0.21', '−0.25', '−0.17', '<0.001']
     """
     import pandas as pd
 
     kinds = kinds or {}
     out = pd.DataFrame(index=df.index)
+    estimate = None  # the quantity a bare ci_low / ci_high bounds: the numeric column before it
     for col in df.columns:
         s = df[col]
         qname = kinds.get(col, col)
-        if pd.api.types.is_bool_dtype(s):
+        if col in ("ci_low", "ci_high", "low", "high") and col not in kinds and estimate is not None:
+            qname = estimate
+        if pd.api.types.is_bool_dtype(s) or (s.dtype == object and s.dropna().map(type).eq(bool).all()
+                                             and s.notna().any()):
             out[col] = s.map(lambda x: "—" if is_missing(x) else ("yes" if x else "no"))
         elif pd.api.types.is_numeric_dtype(s):
-            out[col] = s.map(lambda x, q=qname: value(q, x, currency=currency, digits=digits))
+            if col not in ("ci_low", "ci_high", "low", "high"):
+                estimate = qname
+            k = kind_of(qname)
+            d = min(digits, 1) if k in ("pct", "share") else digits
+            out[col] = s.map(lambda x, q=qname, d=d: value(q, x, currency=currency, digits=d))
         elif pd.api.types.is_datetime64_any_dtype(s):
             out[col] = s.map(date)
+        elif col in NAME_COLUMNS:
+            out[col] = s.map(lambda x: "—" if is_missing(x) else label(x))
         else:
             out[col] = s.map(lambda x: "—" if is_missing(x) else x)
     if labels:

@@ -11,20 +11,44 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from cxlab import brief
 from cxlab import results as _results
-from cxlab.brief import compose
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_brief.ipynb"
 
 PARAMS = {"cx_metric": "csat", "window_start": "2025-01-01", "window_end": "2025-12-31", "grain": "day",
           "seed": 20251, "definitions": {"sl_threshold_s": 20.0, "aht_includes_hold": True},
           "recorded_at": "2026-01-10T08:00:00+00:00"}
+
+
+#: Step 4's kpi_alignment rows; the service-level numbers are the embedded sample center's (seed 20251, contact
+#: grain, as step 4 recorded them): T = 60 s tracks CSAT better than the configured 20 s, interval above zero.
+ALIGNMENT_ROWS = [
+    {"kpi": "service_level", "definition": "T = 20 s, exclude_short", "grain": "contact",
+     "score": 0.05759978278541457, "diff_vs_configured": 0.0, "ci_low": 0.0, "ci_high": 0.0, "recommended": False, "configured": True, "n": 42905},
+    {"kpi": "service_level", "definition": "T = 60 s, exclude_short", "grain": "contact", "score": 0.06941474928005588,
+     "diff_vs_configured": 0.01181496649464131, "ci_low": 0.005541673991415413, "ci_high": 0.01951830517704768, "recommended": True, "configured": False,
+     "n": 42905},
+    {"kpi": "service_level", "definition": "T = 30 s, exclude_short", "grain": "contact", "score": 0.0600,
+     "diff_vs_configured": 0.0024, "ci_low": -0.001, "ci_high": 0.005, "recommended": False, "configured": False,
+     "n": 42905},
+    {"kpi": "aht", "definition": "with hold", "grain": "contact", "score": 0.136, "diff_vs_configured": 0.0,
+     "ci_low": 0.0, "ci_high": 0.0, "recommended": False, "configured": True, "n": 42905},
+    {"kpi": "aht", "definition": "without hold", "grain": "contact", "score": 0.139, "diff_vs_configured": 0.003,
+     "ci_low": -0.002, "ci_high": 0.008, "recommended": False, "configured": False, "n": 42905},
+]
+#: What the brief says about them: one sentence for service level (3 decimals: the interval's low end is < 0.01),
+#: nothing for AHT (its interval covers zero).
+ALIGNMENT_SENTENCE = ("Service level tracks CSAT best, contact by contact, when counted at 60 s rather than the "
+                      "configured 20 s (correlation 0.069 against 0.058: a difference of +0.012, +0.006 to +0.020); "
+                      "consider reporting it that way.")
 
 
 def constructed(verdict: str = "inconclusive") -> dict:
@@ -64,7 +88,7 @@ def constructed(verdict: str = "inconclusive") -> dict:
                                               "rows_quarantined": 10}],
                              "skipped": [{"section": "qa", "title": "QA scores", "missing": "no agent_scores table",
                                           "adds": "relate QA to CX"}]},
-        "04_correlate": {"params": p["04_correlate"]},
+        "04_correlate": {"params": p["04_correlate"], "kpi_alignment": {"table": ALIGNMENT_ROWS}},
         "05_focus": {
             "params": p["05_focus"],
             "r2": {"r2": 0.30, "ci_low": 0.29, "ci_high": 0.31},
@@ -121,8 +145,16 @@ def run_brief(run: Path, config: Path) -> tuple[str, dict]:
     import papermill as pm
 
     out = run / "07_brief.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", progress_bar=False,
-                        parameters={"config_path": str(config), "run_dir": str(run)})
+    before = os.environ.get("CXLAB_PROGRESS")
+    os.environ["CXLAB_PROGRESS"] = "0"  # as `cxlab run` sets it: the data loader's progress bar never enters a report
+    try:
+        pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", progress_bar=False,
+                            parameters={"config_path": str(config), "run_dir": str(run)})
+    finally:
+        if before is None:
+            os.environ.pop("CXLAB_PROGRESS", None)
+        else:
+            os.environ["CXLAB_PROGRESS"] = before
     nb = nbformat.read(str(out), as_version=4)
     texts = []
     for cell in nb.cells:
@@ -185,7 +217,9 @@ def test_inconclusive_with_previous_run_and_summary(inconclusive_run):
     assert "did not hold" in text and "changed" in text
     assert "different windows (1 Jul 2024 – 30 Jun 2025 then 1 Jan – 31 Dec 2025)" in text
     # skipped sections of other steps are listed
-    assert "Step 3 (other sources): QA scores — no agent_scores table." in text
+    assert "Not analysed in this run" in text and "No agent_scores table: QA scores (step 3)." in text
+    # 5 (issue 19). the KPI definition that tracks CX better, in one plain sentence
+    assert ALIGNMENT_SENTENCE in text
     # 8. no <details> in the brief's own content
     assert "<details" not in text
 
@@ -228,9 +262,9 @@ def test_null_data_no_lever_and_mixed_metric(tmp_path, tiny_config):
     ("inconclusive", "inconclusive — too small to tell", "cxlab-verdict-inconclusive"),
 ])
 def test_verdict_view_three_verdicts(kind, shown, cls):
-    v = compose.verdict_view(constructed(kind))
+    v = brief.verdict_view(constructed(kind))
     assert v["kind"] == kind and v["label"] == shown
-    html = compose.verdict_html(v)
+    html = brief.verdict_html(v)
     assert cls in html and "step 5&#x27;s what-if" not in html  # quotes are not over-escaped in text
     assert "Predicted +2.5 CSAT points — from step 5's what-if for resolution" in html
     assert ("Next:" in html) == (kind == "inconclusive")  # next pilot: recorded with the inconclusive verdict
@@ -242,7 +276,7 @@ def test_pilot_not_read_out_derives_nothing():
     res = constructed()
     del res["06_validate"]["verdict"]
     res["06_validate"]["skipped"] = [{"section": "pilot", "title": "The pilot", "missing": "no pilot is configured"}]
-    v = compose.verdict_view(res)
+    v = brief.verdict_view(res)
     assert v["kind"] == "not read out" and v["effect"] == "" and v["prediction"] == ""
     assert v["reason"] == "The pilot was not read out in this run: no pilot is configured."
 
@@ -250,10 +284,10 @@ def test_pilot_not_read_out_derives_nothing():
 def test_older_step_is_flagged_stale():
     res = constructed()
     res["05_focus"]["params"] = {**PARAMS, "recorded_at": "2026-01-11T09:30:00+00:00"}
-    warns = compose.consistency_warnings(res)
+    warns = brief.consistency_warnings(res)
     assert warns == ["Step 6 (validation) is older than step 5 (focus), which it is computed from "
                      "(recorded 10 Jan 2026 08:00 UTC vs 11 Jan 2026 09:30 UTC): re-run step 6 (validation)."]
-    assert compose.consistency_warnings(constructed()) == []
+    assert brief.consistency_warnings(constructed()) == []
 
 
 def test_no_cx_at_all_gives_operational_findings():
@@ -261,7 +295,7 @@ def test_no_cx_at_all_gives_operational_findings():
     for step in ("01_cx_metric", "05_focus", "06_validate"):
         res.pop(step)
     res["01_cx_metric"] = {"skipped": [{"section": "headline", "missing": "no CSAT response in the window"}]}
-    bullets = compose.summary_bullets(res)
+    bullets = brief.summary_bullets(res)
     assert bullets == ["**No CX measure was recorded in this run** (no CSAT response in the window), so this "
                        "brief shows the operational findings only. Operations: service level 84.8%, average "
                        "handle time 9:14, first-contact resolution (no repeat contact) 75.0%."]
@@ -272,11 +306,11 @@ def test_levers_fallback_rule_without_no_lever_record():
     res = copy.deepcopy(constructed())
     f = res["05_focus"]
     del f["roles"], f["no_lever"]
-    lv = compose.levers(res)
+    lv = brief.levers(res)
     assert lv["found"] and [x["driver"] for x in lv["levers"]] == ["resolved", "hold_s", "is_repeat"]
     assert [c["driver"] for c in lv["controls"]] == ["contact_reason"]
     f["focus"] = []
-    lv = compose.levers(res)
+    lv = brief.levers(res)
     assert not lv["found"] and lv["levers"] == [] and lv["reason"] == "no driver qualified for step 5's focus list"
 
 
@@ -346,5 +380,77 @@ def test_other_metrics_print_in_their_own_units(meta, value, expected_head, expe
     res = constructed()
     res["01_cx_metric"]["metric"] = meta
     res["01_cx_metric"]["headline"].update(value=value, ci_low=value - 1, ci_high=value + 1)
-    assert compose.summary_bullets(res)[0].startswith(expected_head)
-    assert compose.cx_points(res, 2.5) == expected_change
+    assert brief.summary_bullets(res)[0].startswith(expected_head)
+    assert brief.cx_points(res, 2.5) == expected_change
+
+
+def test_alignment_advice_only_when_a_definition_is_recommended():
+    res = constructed()
+    assert brief.alignment_advice(res) == [ALIGNMENT_SENTENCE]
+    # no recommendation (every interval covers zero): nothing is said
+    rows = [{**r, "recommended": False} for r in ALIGNMENT_ROWS]
+    res["04_correlate"]["kpi_alignment"] = {"table": rows, "summary": "No alternative definition tracks CX clearly better."}
+    assert brief.alignment_advice(res) == []
+    # a step 4 without the alignment section, or one that skipped it
+    res["04_correlate"].pop("kpi_alignment")
+    assert brief.alignment_advice(res) == []
+    # a recommended FCR window and AHT without hold read in words; both grains named when they agree
+    fcr = [{"kpi": "fcr", "definition": d, "grain": g, "score": s, "diff_vs_configured": s - 0.20, "ci_low": lo,
+            "ci_high": hi, "recommended": rec, "configured": conf}
+           for g in ("period", "contact")
+           for d, s, lo, hi, rec, conf in [("W = 7 d, any channel", 0.20, 0.0, 0.0, False, True),
+                                           ("W = 3 d, same channel", 0.26, 0.02, 0.10, True, False)]]
+    aht = [{"kpi": "aht", "definition": "with hold", "grain": "period", "score": 0.10, "diff_vs_configured": 0.0,
+            "ci_low": 0.0, "ci_high": 0.0, "recommended": False, "configured": True},
+           {"kpi": "aht", "definition": "without hold", "grain": "period", "score": 0.15, "diff_vs_configured": 0.05,
+            "ci_low": 0.01, "ci_high": 0.09, "recommended": True, "configured": False}]
+    res["04_correlate"]["kpi_alignment"] = {"table": fcr + aht}
+    assert brief.alignment_advice(res) == [
+        "First-contact resolution (no repeat contact) tracks CSAT best, day by day and contact by contact, when a "
+        "repeat is counted within 3 days rather than the configured 7 and only repeats on the same channel count "
+        "(correlation 0.26 against 0.20: a difference of +0.06, +0.02 to +0.10); consider reporting it that way.",
+        "Average handle time tracks CSAT best, day by day, when counted without hold time rather than with it, as "
+        "configured (correlation 0.15 against 0.10: a difference of +0.05, +0.01 to +0.09); consider reporting it "
+        "that way."]
+
+
+def test_not_analysed_is_one_short_line_per_reason():
+    """Sparse data (an aggregates-only center): many skipped sections, a few short lines."""
+    both = "no interactions table in the window; no surveys table in the window"
+    res = {"04_correlate": {"skipped": [{"section": s, "title": t, "missing": both} for s, t in
+                                        [("contact", "Contact grain"), ("partial", "Partial against raw"),
+                                         ("logit", "Odds of a top score per contact condition")]]
+                            + [{"section": "grains", "title": "Do the two grains agree?",
+                                "missing": "it builds on Contact grain, which is skipped"}]},
+           "05_focus": {"skipped": [{"section": "drivers", "title": "Driver importance", "missing": both},
+                                    {"section": "value", "title": "What the focus lever is worth",
+                                     "missing": "no interactions table in the window; no customers table in the window"}]},
+           "06_validate": {"skipped": [{"section": "pilot", "title": "The pilot: treated vs control teams",
+                                        "missing": "no pilot assignment is configured (set pilot_treated, e.g. "
+                                                   "steps: {06_validate: {pilot_treated: [team_a, team_c]}})"}]},
+           "07_brief": {"skipped": [{"section": "cx", "title": "Our CX metric", "missing": "no CSAT response"}]}}
+    assert brief.skipped_notes(res) == [
+        # 6 sections share "no interactions table"; 4 of them also "no surveys table" (not all: one line says
+        # only what all share); "Do the two grains agree?" inherits Contact grain's reasons
+        "No interactions table in the window: contact grain; partial against raw; odds of a top score per contact "
+        "condition and 3 more (steps 4 and 5).",
+        "No pilot assignment is configured: the pilot: treated vs control teams (step 6).",  # details left out
+    ]
+    assert all(len(line) < 160 for line in brief.skipped_notes(res))
+
+
+def test_write_run_pdf_is_skipped_with_a_note_without_chromium(tmp_path, monkeypatch, caplog):
+    """No Chromium: no PDF, a logged reason, and an older PDF is removed (it would not match the HTML)."""
+    import logging
+
+    from cxlab.brief import pdf
+
+    (tmp_path / "07_brief.html").write_text("<html><body><p>brief</p></body></html>")
+    (tmp_path / "07_brief.pdf").write_bytes(b"%PDF-1.4 stale")
+    monkeypatch.setattr(pdf, "chromium_path", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="cxlab.brief.pdf"):
+        assert pdf.write_run_pdf(tmp_path) is None
+    assert not (tmp_path / "07_brief.pdf").exists()
+    assert "07_brief.pdf not written: no headless Chromium found" in caplog.text
+    assert pdf.write_run_pdf(tmp_path / "nowhere") is None  # no brief: nothing to print
+    assert "07_brief.html is missing" in caplog.text

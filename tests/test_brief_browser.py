@@ -72,3 +72,15 @@ def test_count_pages_counts_what_chromium_prints(tmp_path):
     html = tmp_path / "three.html"
     html.write_text(f"<html><body>{paras}</body></html>")
     assert pdf.count_pages(pdf.print_pdf(html, tmp_path / "three.pdf")) == 3
+
+
+def test_rendering_the_brief_writes_its_pdf_into_the_run(brief_html):
+    # render_html of 07_brief prints 07_brief.pdf beside the HTML (cxlab.brief.pdf.write_run_pdf), as `cxlab run` does
+    run = Path(brief_html).parent
+    out = run / "07_brief.pdf"
+    assert out.is_file() and out.read_bytes()[:4] == b"%PDF"
+    assert out.stat().st_mtime >= Path(brief_html).stat().st_mtime  # printed from this rendering
+    pages = pdf.count_pages(out)
+    assert 1 <= pages <= 2, f"the run's brief PDF has {pages} A4 pages"
+    assert not list(run.glob(".07_brief.pdf.*")), "a temporary file was left in the run folder"
+    _keep(out)

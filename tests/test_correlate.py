@@ -598,7 +598,7 @@ def test_plot_correlation_heatmap_cells_stars_and_labels():
     ax = correlation_heatmap(res, labels={"asa_s": "ASA"})
     # one QuadMesh of 2 x 2 cells; rows in first-appearance order, labels mapped
     assert len(ax.collections) == 1 and ax.collections[0].get_array().size == 4
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["ASA", "aht_s"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ASA", "average handle time"]  # fmt.LABELS
     assert [t.get_text() for t in ax.get_xticklabels()] == ["pearson", "spearman"]
     # each cell is annotated with r (2 decimals) and "*" where p_adj < 0.05
     assert [t.get_text() for t in ax.texts] == ["-0.50*", "-0.45*", "0.10", "0.12"]
@@ -624,7 +624,7 @@ def test_plot_ranked_correlations_order_markers_and_ci():
     assert _offsets(filled) == [(0.3, 1.0), (-0.6, 2.0)]
     assert _offsets(hollow) == [(0.1, 0.0)]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["p_adj < 0.05", "not significant"]
-    assert ax.get_xlim() == (-1.0, 1.0) and ax.get_xlabel() == "r"
+    assert ax.get_xlim() == (-1.0, 1.0) and ax.get_xlabel() == "correlation (r)"  # fmt.LABELS["r"]
     assert ax.get_title() == "Correlation with CX (CI; filled = significant after FDR)"
     plt.close(ax.figure)
 
@@ -646,7 +646,7 @@ def test_plot_lag_profile_one_line_per_candidate():
     # per candidate: CI band, significant markers, other markers
     assert len(ax.collections) == 6
     assert _offsets(ax.collections[1]) == [(1.0, 0.5)] and _offsets(ax.collections[4]) == [(0.0, -0.3)]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["service level", "asa"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["service level", "average speed of answer"]  # given label, fmt.LABELS["asa"]
     assert ax.get_xticks().tolist() == [0, 1, 2] and ax.get_ylabel() == "r"
     assert ax.get_xlabel() == "lag k (periods): candidate at t − k vs CX at t"
     assert ax.get_title() == "Lagged correlations (filled = significant after FDR)"
@@ -665,7 +665,7 @@ def test_plot_pair_scatter_panels():
     # 4 panels on a 2 x 3 grid; the 2 spare panels are hidden
     assert len(fig.axes) == 6 and [ax.get_visible() for ax in fig.axes] == [True] * 4 + [False] * 2
     shown = fig.axes[:4]
-    assert [ax.get_xlabel() for ax in shown] == ["a", "b", "c", "d"]
+    assert [ax.get_xlabel() for ax in shown] == ["a", "b", "c", "effect size (d)"]  # fmt.LABELS["d"]
     assert {ax.get_ylabel() for ax in shown} == {"CSAT"}
     assert [len(ax.collections[0].get_offsets()) for ax in shown] == [30] * 4
     assert _offsets(shown[0].collections[0])[0] == (frame.loc[0, "a"], frame.loc[0, "csat"])
@@ -683,7 +683,7 @@ def test_plot_partial_vs_raw_dumbbells():
                          "r_raw": [-0.42, -0.2], "r_partial": [-0.02, -0.18],
                          "ci_low": [-0.05, -0.21], "ci_high": [0.02, -0.15]})
     ax = partial_vs_raw(part)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait_s", "handle_s"]  # by |r_raw|
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait time", "handle time"]  # by |r_raw|; fmt labels
     raw_to_partial, ci, raw, partial = ax.collections
     assert [tuple(s[:, 0]) for s in raw_to_partial.get_segments()] == [(-0.2, -0.18), (-0.42, -0.02)]
     assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(-0.21, -0.15), (-0.05, 0.02)]
@@ -703,7 +703,7 @@ def test_plot_odds_ratio_chart_predictors_log_axis():
                           "p_val": [1e-9, 0.2, 0.3], "per": [1.0, 60.0, 1.0], "y": ["cx_top2"] * 3})
     ax = odds_ratio_chart(logit, labels={"wait_s": "wait"})
     # predictors only, first term on top; "per" shown when the OR is not per 1 unit
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait (per 60)", "resolved"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["wait (per 60)", "first-contact resolution"]
     ci, filled, hollow = ax.collections
     assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(0.7, 0.9), (2.5, 3.5)]
     assert _offsets(filled) == [(2.9, 1.0)] and _offsets(hollow) == [(0.8, 0.0)]
@@ -728,7 +728,7 @@ def test_plot_within_between_bars():
     # three bars per candidate: pooled, between, within (in that order of drawing)
     assert len(ax.patches) == 6
     assert [p.get_width() for p in ax.patches] == [-0.3, -0.2, -0.6, 0.1, -0.05, -0.25]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["handle_s", "wait_s"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["handle time", "wait time"]
     assert ax.yaxis_inverted()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "pooled (all contacts)", "between (agent_id means)", "within agent_id (rm_corr)"]

@@ -16,7 +16,7 @@ from cxlab.results import FRAMEWORK_KEYS, KEYS
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
 SECTIONS = ROOT / "cxlab" / "brief" / "sections.py"
-BRIEF_MODULES = (SECTIONS, ROOT / "cxlab" / "brief" / "compose.py")  # both read results with _get(results, "NN", "key")
+BRIEF_MODULES = (SECTIONS, *sorted((ROOT / "cxlab" / "brief").glob("*.py")))  # both read results with _get(results, "NN", "key")
 
 
 def _code(path: Path) -> list[str]:

@@ -1,117 +1,28 @@
-"""The brief's story: summary bullets, levers vs controls, the verdict, what changed, run consistency.
+"""The brief's story: summary bullets, levers vs controls, the focus lever's value, the verdict, the main caveat.
 
 Every function reads only what the steps recorded (``{step: results}`` from
 :func:`cxlab.results.load`) and returns plain sentences or small tables of
 text formatted by :mod:`cxlab.fmt`. Records are read defensively: a step
 that recorded nothing, or an older shape of a record, gives a sentence that
-says so — never a number derived silently.
+says so — never a number derived silently. Run consistency and "what
+changed" live in :mod:`cxlab.brief.consistency`; the page's HTML pieces and
+section helpers in :mod:`cxlab.brief.page`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Any
 
-import pandas as pd
-
 from .. import fmt
+from ._core import CONTEXT_VARIABLES, _cap, _finite, _get, _num, _step, cx_points, metric_view
 
 __all__ = [
-    "CONTEXT_VARIABLES", "RESULT_DEPENDS", "STEP_NAMES", "metric_view", "cx_points", "levers", "verdict_view",
-    "summary_bullets", "consistency_warnings", "changes_table", "skipped_notes", "focus_value",
-    "main_caveat", "nonresponse_caveat", "lever_names", "operations_table", "pilot_start", "inline_html", "html_list", "html_note", "verdict_html",
-    "headline_sentence", "no_lever_sentence", "levers_table", "quadrant_frame", "what_if_table", "agent_sentence", "load_results",
-    "run_date", "side_by_side", "health_sentence", "footer_text", "brief_record",
+    "levers", "verdict_view", "summary_bullets", "focus_value", "main_caveat", "nonresponse_caveat", "pilot_start",
+    "alignment_advice",
 ]
 
-#: Variables that describe the contact's context, not something the center can move: when step 5 does not
-#: record which drivers are controls, these are treated as controls (never listed as levers).
-CONTEXT_VARIABLES = frozenset({"contact_reason", "channel", "queue", "site", "segment", "direction", "team"})
-
-#: Which step's results another step's results are computed from (``06`` reads ``05``'s what-if; the brief
-#: reads all). A step recorded before one it depends on is stale.
-RESULT_DEPENDS: dict[str, tuple[str, ...]] = {"06_validate": ("05_focus",)}
-
-STEP_NAMES = {"01_cx_metric": "step 1 (CX metric)", "02_operational_kpis": "step 2 (operational KPIs)",
-              "03_other_sources": "step 3 (other sources)", "04_correlate": "step 4 (correlations)",
-              "05_focus": "step 5 (focus)", "06_validate": "step 6 (validation)", "07_brief": "the brief"}
-
 _VERDICTS = ("held", "did not hold", "inconclusive")
-
-
-def _step(results: dict, prefix: str) -> dict:
-    for step, rec in results.items():
-        if str(step).startswith(prefix) and isinstance(rec, dict):
-            return rec
-    return {}
-
-
-def _get(results: dict, prefix: str, key: str, default=None):
-    """One recorded result: step ``prefix``'s ``key`` (``tests/test_results_contract.py`` parses these calls)."""
-    return _step(results, prefix).get(key, default)
-
-
-def _num(v) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-    return x
-
-
-def _finite(*vals) -> bool:
-    return all(math.isfinite(_num(v)) for v in vals)
-
-
-# ------------------------------------------------------------------ metric
-def metric_view(results: dict) -> dict:
-    """The CX metric as a reader sees it: name, how its level and its changes print.
-
-    Returns
-    -------
-    dict
-        ``metric`` (csat | nps | ces), ``name`` ("CSAT top-2-box"), ``short``
-        ("CSAT"), ``level`` (callable: value → text, e.g. ``76.9%``),
-        ``unit`` (of a change: "points", "points on the 1–7 scale").
-    """
-    meta = _get(results, "01", "metric") or {}
-    params = _get(results, "01", "params") or {}
-    metric = meta.get("metric") or params.get("cx_metric") or "csat"
-    scale = meta.get("scale", "")
-    short = {"csat": "CSAT", "nps": "NPS", "ces": "CES"}.get(metric, str(metric).upper())
-    if metric == "csat" and scale != "mean":
-        return {"metric": metric, "short": short, "name": "CSAT top-2-box (share of 4–5 answers)",
-                "level": lambda v: fmt.pct(v, digits=1), "bound": lambda v: fmt.number(v, 1), "unit": "points"}
-    if metric == "nps":
-        return {"metric": metric, "short": short, "name": "NPS (promoters − detractors, points)",
-                "level": lambda v: fmt.signed(v, 1), "bound": lambda v: fmt.signed(v, 1), "unit": "points"}
-    if metric == "ces" and scale == "agree":
-        return {"metric": metric, "short": short, "name": "CES (share who found it easy)",
-                "level": lambda v: fmt.pct(v, digits=1), "bound": lambda v: fmt.number(v, 1), "unit": "points"}
-    lo, hi = {"csat": (1, 5), "ces": (1, 7)}.get(metric, ("", ""))
-    return {"metric": metric, "short": short, "name": f"{short} mean ({lo}–{hi} scale)",
-            "level": lambda v: fmt.number(v, 2), "bound": lambda v: fmt.number(v, 2),
-            "unit": f"points on the {lo}–{hi} scale"}
-
-
-def cx_points(results: dict, v, lo=None, hi=None) -> str:
-    """A CX change in words with its interval: ``+1.9 CSAT points (1.9–2.0)``.
-
-    Examples
-    --------
-    >>> cx_points({"01_cx_metric": {"metric": {"metric": "csat", "scale": "top2"}}}, 1.93, -0.31, 4.16)
-    '+1.9 CSAT points (−0.3 to +4.2)'
-    """
-    m = metric_view(results)
-    unit = m["unit"].replace("points", f"{m['short']} points", 1)
-    digits = 1 if abs(_num(v)) >= 0.095 or not _finite(v) else 2
-    while _finite(lo, hi) and digits < 3 and round(_num(lo), digits) == round(_num(hi), digits) != 0:
-        digits += 1  # enough decimals that the interval's ends differ
-    out = fmt.signed(v, digits, f" {unit}")
-    if _finite(lo, hi):
-        out += " " + fmt.ci(lo, hi, lambda x: fmt.signed(x, digits) if float(lo) < 0 else fmt.number(x, digits))
-    return out
 
 
 # ------------------------------------------------------------------ levers
@@ -497,422 +408,108 @@ def summary_bullets(results: dict, *, currency: str = "USD", window: tuple | Non
     return out[:5]
 
 
-# ------------------------------------------------------------------ consistency, changes
-def _params(results: dict) -> dict:
-    return {s: r["params"] for s, r in results.items() if isinstance(r, dict) and isinstance(r.get("params"), dict)}
+# ------------------------------------------------------------------ KPI definitions aligned with CX (step 4)
+_TREATMENTS = {"exclude_short": "short abandons left out", "ignore_abandons": "abandons left out",
+               "abandons_within_t_met": "abandons within the threshold counted as met"}
+_GRAIN_WORDS = {"period": "day by day", "contact": "contact by contact"}
 
 
-def _ts(s):
-    try:
-        return dt.datetime.fromisoformat(str(s).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+def _definition_change(kpi: str, rec: str, conf: str) -> str:
+    """How the recommended definition differs from the configured one, in words (from step 4's labels)."""
+    import re
+
+    if kpi == "service_level":
+        pat = re.compile(r"T\s*=\s*([\d.]+)\s*s,\s*(\w+)")
+        a, b = pat.search(rec), pat.search(conf)
+        if a and b:
+            bits = []
+            if float(a[1]) != float(b[1]):
+                bits.append(f"counted at {a[1]} s rather than the configured {b[1]} s")
+            if a[2] != b[2]:
+                bits.append(f"with {_TREATMENTS.get(a[2], a[2])} rather than {_TREATMENTS.get(b[2], b[2])}")
+            if bits:
+                return " and ".join(bits)
+    if kpi == "fcr":
+        pat = re.compile(r"W\s*=\s*(\d+)\s*d,\s*(\w+)")
+        a, b = pat.search(rec), pat.search(conf)
+        if a and b:
+            bits = []
+            if a[1] != b[1]:
+                bits.append(f"a repeat is counted within {a[1]} day{'s' if a[1] != '1' else ''} rather than the "
+                            f"configured {b[1]}")
+            if a[2] != b[2]:
+                bits.append("repeats on any channel count" if a[2] == "any" else
+                            "only repeats on the same channel count")
+            if bits:
+                return " and ".join(bits)
+    if kpi == "aht":
+        if rec.startswith("without") and conf.startswith("with "):
+            return "counted without hold time rather than with it, as configured"
+        if rec.startswith("with ") and conf.startswith("without"):
+            return "counted with hold time rather than without it, as configured"
+    return f"defined as {rec} rather than the configured {conf}"
 
 
-def consistency_warnings(results: dict, *, depends: dict | None = None, ignore=("07_brief",)) -> list[str]:
-    """Warnings when steps disagree on metric, window or definitions, or a step is older than its input.
+def alignment_advice(results: dict) -> list[str]:
+    """Step 4's KPI-definition recommendations as plain sentences, one per KPI (empty when there is none).
 
     Parameters
     ----------
     results : dict
-        ``{step: results}``; each step's ``params`` record (:func:`cxlab.nb.run_params`).
-    depends : dict, optional
-        Step → steps whose results it is computed from (default
-        :data:`RESULT_DEPENDS`).
-    ignore : tuple of str
-        Steps left out of the comparison (the brief itself).
+        ``{step: results}``; reads step 4's ``kpi_alignment`` (``table``: one
+        row per KPI × definition × grain with ``score`` = |r| with CX,
+        ``diff_vs_configured`` and its interval ``ci_low``/``ci_high``,
+        ``recommended``, ``configured``).
 
     Returns
     -------
     list of str
-        One sentence per disagreement (empty when the run is consistent).
-
-    Examples
-    --------
-    >>> p = {"cx_metric": "csat", "window_start": "2025-01-01", "window_end": "2025-12-31", "definitions": {}}
-    >>> res = {"01_cx_metric": {"params": p}, "04_correlate": {"params": {**p, "cx_metric": "nps"}},
-    ...        "05_focus": {"params": p}}
-    >>> consistency_warnings(res)
-    ['Steps disagree on the CX metric: step 4 (correlations) used NPS while step 1 (CX metric) and step 5 (focus) used CSAT; numbers from different metrics are mixed on this page — re-run the whole run with one metric.']
-    """
-    depends = RESULT_DEPENDS if depends is None else depends
-    params = {s: p for s, p in _params(results).items() if s not in ignore}
-    out = []
-    checks = [("the CX metric", lambda p: str(p.get("cx_metric", "")).upper() or None,
-               "numbers from different metrics are mixed on this page — re-run the whole run with one metric"),
-              ("the analysis window", lambda p: (fmt.window(p["window_start"], p["window_end"])
-                                                 if p.get("window_start") else None),
-               "their numbers cover different periods — re-run the whole run with one window"),
-              ("the KPI definitions", lambda p: _defs_text(p.get("definitions")),
-               "their KPIs are not computed the same way")]
-    for what, key, consequence in checks:
-        groups: dict[Any, list[str]] = {}
-        for s, p in sorted(params.items()):
-            k = key(p)
-            if k is not None:
-                groups.setdefault(k, []).append(s)
-        if len(groups) > 1:
-            ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1]))
-            majority = ordered[0]
-            others = "; ".join(f"{_and([STEP_NAMES.get(s, s) for s in steps])} used {k}" for k, steps in ordered[1:])
-            out.append(f"Steps disagree on {what}: {others} while "
-                       f"{_and([STEP_NAMES.get(s, s) for s in majority[1]])} used {majority[0]}; {consequence}.")
-    for step, deps in depends.items():
-        if step not in params:
-            continue
-        t = _ts(params[step].get("recorded_at"))
-        for d in deps:
-            td = _ts((params.get(d) or {}).get("recorded_at"))
-            if t and td and td > t:
-                out.append(f"{_cap(STEP_NAMES.get(step, step))} is older than {STEP_NAMES.get(d, d)}, which "
-                           f"it is computed from (recorded {_when(t)} vs {_when(td)}): re-run {STEP_NAMES.get(step, step)}.")
-    return out
-
-
-def _cap(s: str) -> str:
-    """First letter upper-cased, the rest untouched ("step 1 (CX metric)" → "Step 1 (CX metric)")."""
-    return s[:1].upper() + s[1:]
-
-
-def _defs_text(d) -> str | None:
-    if not isinstance(d, dict) or not d:
-        return None
-    return ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _when(t: dt.datetime) -> str:
-    return f"{fmt.date(t)} {t:%H:%M} UTC"
-
-
-def _arrow(change: float, margin: float) -> str:
-    if not math.isfinite(change) or change == 0:
-        return "→"
-    return "↑" if change > 0 else "↓"
-
-
-def changes_table(current: dict, previous: dict | None, *, currency: str = "USD") -> tuple[pd.DataFrame, list[str]]:
-    """Previous vs now: headline, top levers, pilot effect, verdict — with arrows and beyond-noise marks.
-
-    Parameters
-    ----------
-    current, previous : dict
-        ``{step: results}`` of this run and of the previous good run (None: first run).
-
-    Returns
-    -------
-    (DataFrame, list of str)
-        Rows ``what``, ``previous``, ``now``, ``change`` (arrow and amount,
-        "beyond noise" when it exceeds the combined margin), and warnings
-        when the two runs differ in window, metric or definitions.
+        For each KPI with a ``recommended`` definition — one whose
+        bootstrap interval of the difference to the configured definition
+        lies above zero (:func:`cxlab.correlate.kpi_alignment`) — one
+        sentence: "Service level tracks CSAT best, day by day, when counted at
+        60 s rather than the configured 20 s (correlation 0.31 against 0.22: a
+        difference of +0.09, +0.04 to +0.15); consider reporting it that
+        way." Nothing is said when no definition is recommended.
 
     Notes
     -----
-    A change is beyond noise when |now − previous| > √(moe_prev² + moe_now²),
-    each margin being half its 95% interval (independent estimates; runs over
-    overlapping windows are positively correlated, so this is conservative).
-    """
-    cols = ["what", "previous", "now", "change"]
-    if previous is None:
-        return pd.DataFrame(columns=cols), []
-    rows = []
-
-    def moe(lo, hi):
-        return (_num(hi) - _num(lo)) / 2 if _finite(lo, hi) else float("nan")
-
-    def add(what, p, n, level, unit_fmt):
-        pv, plo, phi = p
-        nv, nlo, nhi = n
-        if not (_finite(pv) or _finite(nv)):
-            return
-        ch = _num(nv) - _num(pv)
-        margin = math.hypot(moe(plo, phi), moe(nlo, nhi))
-        beyond = math.isfinite(ch) and math.isfinite(margin) and abs(ch) > margin
-        change = "—" if not math.isfinite(ch) else f"{_arrow(ch, margin)} {unit_fmt(ch)}" + (
-            " · beyond noise" if beyond else " · within noise" if math.isfinite(margin) else "")
-        rows.append({"what": what, "previous": level(pv, plo, phi), "now": level(nv, nlo, nhi), "change": change})
-
-    m = metric_view(current)
-    h_now = _get(current, "01", "headline") or {}
-    h_prev = _get(previous, "01", "headline") or {}
-    def lvl(v, lo, hi):
-        return ("—" if not _finite(v) else f"{m['level'](v)} {fmt.ci(lo, hi, m['bound'])}".strip())
-    add(f"{m['short']} headline", (h_prev.get("value"), h_prev.get("ci_low"), h_prev.get("ci_high")),
-        (h_now.get("value"), h_now.get("ci_low"), h_now.get("ci_high")), lvl, lambda c: fmt.signed(c, 1) + " points")
-    lv_now, lv_prev = levers(current), levers(previous)
-    top_now = [x["label"] for x in lv_now["levers"]] or (["no lever found"] if lv_now["recorded"] else [])
-    top_prev = [x["label"] for x in lv_prev["levers"]] or (["no lever found"] if lv_prev["recorded"] else [])
-    if top_now or top_prev:
-        rows.append({"what": "top levers", "previous": ", ".join(top_prev) or "—", "now": ", ".join(top_now) or "—",
-                     "change": "same" if top_now == top_prev else "changed"})
-    v_now, v_prev = verdict_view(current), verdict_view(previous)
-
-    def eff(res):
-        v = _get(res, "06", "verdict") or {}
-        return (v.get("effect", v.get("observed")), v.get("ci_low", v.get("observed_ci_low")),
-                v.get("ci_high", v.get("observed_ci_high")))
-
-    def plvl(v, lo, hi):
-        return ("—" if not _finite(v) else
-                f"{fmt.signed(v, 1)} {fmt.ci(lo, hi, lambda x: fmt.signed(x, 1))}".strip())
-    add(f"pilot effect on {m['short']}", eff(previous), eff(current), plvl, lambda c: fmt.signed(c, 1) + " points")
-    if v_now["recorded"] or v_prev["recorded"]:
-        rows.append({"what": "pilot verdict", "previous": v_prev["label"], "now": v_now["label"],
-                     "change": "same" if v_now["label"] == v_prev["label"] else "changed"})
-    warns = []
-    p_now, p_prev = _get(current, "01", "params") or {}, _get(previous, "01", "params") or {}
-    if p_now and p_prev:
-        if (p_now.get("window_start"), p_now.get("window_end")) != (p_prev.get("window_start"), p_prev.get("window_end")):
-            warns.append(f"The two runs cover different windows ({fmt.window(p_prev.get('window_start'), p_prev.get('window_end'))} "
-                         f"then {fmt.window(p_now.get('window_start'), p_now.get('window_end'))}): part of any change is the "
-                         "different period.")
-        if p_now.get("cx_metric") != p_prev.get("cx_metric"):
-            warns.append(f"The two runs use different CX metrics ({str(p_prev.get('cx_metric')).upper()} then "
-                         f"{str(p_now.get('cx_metric')).upper()}): their headlines are not comparable.")
-        if _defs_text(p_now.get("definitions")) != _defs_text(p_prev.get("definitions")):
-            a, b = p_prev.get("definitions") or {}, p_now.get("definitions") or {}
-            diff = [f"{k} {a.get(k)} → {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-            warns.append("The two runs use different KPI definitions (" + "; ".join(diff) + ").")
-    return pd.DataFrame(rows, columns=cols), warns
-
-
-# ------------------------------------------------------------------ skipped, operations
-def skipped_notes(results: dict) -> list[str]:
-    """What each step skipped and why, one line per step ("step 3 (other sources): QA scores — no agent_scores table")."""
-    out = []
-    for step, rec in sorted(results.items()):
-        if not isinstance(rec, dict) or step.startswith("07"):
-            continue
-        items = [s for s in rec.get("skipped") or [] if isinstance(s, dict)]  # every step's framework key
-        if items:
-            out.append(f"{_cap(STEP_NAMES.get(step, step))}: " + "; ".join(
-                f"{s.get('title', s.get('section'))} — {str(s.get('missing', '')).rstrip('.')}" for s in items) + ".")
-    return out
-
-
-def operations_table(results: dict) -> pd.DataFrame:
-    """Step 2's headline KPIs in one base each (``KPI``, ``value``)."""
-    head = _get(results, "02", "headline") or {}
-    keys = ["offered", "service_level_pct", "asa_s", "abandon_rate_pct", "aht_s", "fcr_pct", "transfer_rate_pct",
-            "hold_rate_pct", "occupancy_pct"]
-    return pd.DataFrame([{"KPI": fmt.label(k), "value": fmt.value(k, head[k])} for k in keys if _finite(head.get(k))],
-                        columns=["KPI", "value"])
-
-
-# ------------------------------------------------------------------ html
-def inline_html(text: str) -> str:
-    """A computed sentence as safe HTML: everything escaped, then ``**bold**`` → ``<b>``.
+    When a KPI has a recommendation at both grains, the one whose interval's
+    lower end is furthest above zero is shown (and both grains are named when
+    they recommend the same definition).
 
     Examples
     --------
-    >>> inline_html("**Focus** on queue <tech> & more")
-    '<b>Focus</b> on queue &lt;tech&gt; &amp; more'
+    >>> rows = [{"kpi": "service_level", "definition": d, "grain": "period", "score": s, "diff_vs_configured": s - 0.22,
+    ...          "ci_low": lo, "ci_high": hi, "recommended": rec, "configured": conf}
+    ...         for d, s, lo, hi, rec, conf in [("T = 20 s, exclude_short", 0.22, 0.0, 0.0, False, True),
+    ...                                         ("T = 60 s, exclude_short", 0.31, 0.04, 0.15, True, False)]]
+    >>> alignment_advice({"04_correlate": {"kpi_alignment": {"table": rows}}})[0]
+    'Service level tracks CSAT best, day by day, when counted at 60 s rather than the configured 20 s (correlation 0.31 against 0.22: a difference of +0.09, +0.04 to +0.15); consider reporting it that way.'
     """
-    import html
-    import re
-
-    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(str(text), quote=False))
-
-
-def html_list(items, cls: str = "cxlab-summary") -> str:
-    """Bullets as ``<div class=…><ul><li>…</li></ul></div>`` (escaped; ``**bold**`` kept)."""
-    lis = "".join(f"<li>{inline_html(i)}</li>" for i in items)
-    return f'<div class="{cls}"><ul>{lis}</ul></div>'
-
-
-def html_note(text: str, cls: str = "cxlab-warning") -> str:
-    """One boxed paragraph (a warning)."""
-    return f'<div class="{cls}"><p>{inline_html(text)}</p></div>'
-
-
-def verdict_html(view: dict) -> str:
-    """The verdict as a coloured label and its reason, the effect, the prediction with its source, the next pilot."""
-    import html
-
-    kind = view.get("kind", "")
-    cls = {"held": "held", "did not hold": "did-not-hold", "inconclusive": "inconclusive",
-           "not read out": "not-read-out"}.get(kind, "other")
-    parts = [f'<p><span class="cxlab-verdict cxlab-verdict-{cls}">{html.escape(view.get("label", ""))}</span> '
-             f'{inline_html(view.get("reason", ""))}</p>']
-    facts = []
-    if view.get("effect"):
-        facts.append(view["effect"][0].upper() + view["effect"][1:])
-    if view.get("prediction"):
-        facts.append(f"{view['prediction'][0].upper() + view['prediction'][1:]}"
-                     + (f" — from {view['source']}" if view.get("source") else ""))
-    if view.get("inference"):
-        facts.append(f"How it was read out: {view['inference']}")
-    if facts:
-        parts.append("<ul>" + "".join(f"<li>{inline_html(f)}</li>" for f in facts) + "</ul>")
-    if view.get("next"):
-        parts.append(f"<p>{inline_html(view['next'])}</p>")
-    return "".join(parts)
-
-
-# ------------------------------------------------------------------ notebook helpers
-def no_lever_sentence(lv: dict, results: dict) -> str:
-    """Section 2 when no lever was found: say so plainly, with the model's reading; rank nothing."""
-    explained = lv.get("explained", "").split(";")[0]
-    return (f"**No lever was found** — {lv.get('reason') or 'the drivers explain too little of CX'}. "
-            + (explained + ". " if explained else "")
-            + "No lever is ranked and no what-if is shown: on this evidence, moving these KPIs is not expected to move "
-            f"{metric_view(results)['short']}.")
-
-
-def headline_sentence(results: dict) -> str:
-    """Section 1's sentence: the headline with its interval, responses and response rate."""
-    m = metric_view(results)
-    head = _get(results, "01", "headline") or {}
-    if not _finite(head.get("value")):
-        return "Step 1 recorded no CX headline in this run."
-    s = f"**{m['name']}: {m['level'](head['value'])}** {fmt.ci(head.get('ci_low'), head.get('ci_high'), m['bound'])}"
-    if _finite(head.get("n")):
-        s += f", from {fmt.number(head['n'])} survey responses"
-        if _finite(head.get("response_rate")):
-            s += f" ({fmt.pct(head['response_rate'], base=1)} of handled contacts answered)"
-    rec = _get(results, "01", "recommended_metric")
-    if rec and str(rec).lower() != m["metric"]:
-        s += f". Step 1 recommends steering by **{str(rec).upper()}** instead: it predicts churn better"
-    return s + "."
-
-
-def levers_table(lv: dict, results: dict) -> pd.DataFrame:
-    """The listed levers: label, share of the explained variation (interval), what a move predicts."""
-    rows = []
-    for i, x in enumerate(lv["levers"], 1):
-        share = fmt.pct(x["share"], base=1, digits=0)
-        if _finite(x["share_ci_low"], x["share_ci_high"]):
-            share += f" ({100 * x['share_ci_low']:.0f}–{100 * x['share_ci_high']:.0f})"
-        move = (f"{fmt.change(x['driver'], x['change'])} → {cx_points(results, x['effect'], x['ci_low'], x['ci_high'])}"
-                if _finite(x.get("change"), x.get("effect")) else "—")
-        rows.append({"#": str(i), "lever": x["label"], "share of explained variation": share,
-                     "a move of … predicts": move})
-    return pd.DataFrame(rows, columns=["#", "lever", "share of explained variation", "a move of … predicts"])
-
-
-def quadrant_frame(results: dict) -> pd.DataFrame | None:
-    """Step 5's importance-vs-performance record as a frame (None when not recorded)."""
-    q = pd.DataFrame([r for r in _get(results, "05", "quadrant") or [] if isinstance(r, dict)])
-    need = {"driver", "share", "performance", "target"}
-    return q if len(q) and need <= set(q.columns) else None
-
-
-def lever_names(results: dict) -> list[str]:
-    """Every driver step 5 ranked that is not a control."""
-    names = [r.get("driver") for r in _get(results, "05", "drivers") or _get(results, "05", "top_drivers") or [] if isinstance(r, dict)]
-    controls, _ = _controls(results, names)
-    return [n for n in names if n not in controls]
-
-
-def what_if_table(results: dict, lv: dict) -> pd.DataFrame:
-    """Every lever's recorded what-if, largest predicted gain first (controls and the combined row left out).
-
-    Empty when no lever was found: a what-if is not shown as if it were a lever's.
-    """
-    if not lv.get("found"):
-        return pd.DataFrame()
-    names = set(lever_names(results))
+    rec = _get(results, "04", "kpi_alignment")
+    table = rec.get("table") if isinstance(rec, dict) else rec
+    rows = [r for r in table or [] if isinstance(r, dict)]
     short = metric_view(results)["short"]
-    rows = []
-    for r in _get(results, "05", "what_if") or []:
-        if not isinstance(r, dict) or r.get("driver") not in names or not _finite(r.get("change")):
+    out = []
+    for kpi in dict.fromkeys(r.get("kpi") for r in rows):
+        recs = [r for r in rows if r.get("kpi") == kpi and r.get("recommended") is True
+                and _finite(r.get("score"), r.get("diff_vs_configured"), r.get("ci_low"), r.get("ci_high"))
+                and _num(r["ci_low"]) > 0]
+        if not recs:
             continue
-        rows.append({"lever move": _cap(fmt.lever_phrase(r["driver"], r["change"])),
-                     f"predicted {short} change": cx_points(results, r.get("effect"), r.get("ci_low"), r.get("ci_high")),
-                     "_effect": _num(r.get("effect"))})
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    return df.sort_values("_effect", ascending=False, kind="stable").drop(columns="_effect").reset_index(drop=True)
-
-
-def agent_sentence(results: dict) -> str:
-    """Step 5's staffing what-if in one sentence ("" when not recorded or not a clear gain)."""
-    ag = _get(results, "05", "agents_what_if")
-    if not isinstance(ag, dict) or not _finite(ag.get("cx_change")):
-        return ""
-    q = ag.get("queue") or "the busiest queue"
-    sl = ""
-    if _finite(ag.get("sl_from_pct"), ag.get("sl_to_pct")):
-        sl = f" (service level {fmt.pct(ag['sl_from_pct'], digits=0)} → {fmt.pct(ag['sl_to_pct'], digits=0)})"
-    return (f"Staffing: one more agent in every half-hour in the {q} queue{sl} predicts "
-            f"{cx_points(results, ag['cx_change'], ag.get('ci_low'), ag.get('ci_high'))}.")
-
-
-def load_results(run_dir) -> dict:
-    """All recorded results of a run folder (``{}`` when it has none)."""
-    from .. import results as _results
-
-    return _results.load(run_dir)
-
-
-def run_date(run_dir) -> str:
-    """A run's start as a human date (from its manifest; else its folder name)."""
-    import json
-    from pathlib import Path
-
-    man = Path(run_dir) / "manifest.json"
-    started = None
-    if man.is_file():
-        try:
-            data = json.loads(man.read_text())
-            started = (data.get("run") or {}).get("started_at") or data.get("started_at")
-        except json.JSONDecodeError:
-            started = None
-    if started:
-        t = _ts(started)
-        return f"{fmt.date(t)}, {t:%H:%M} UTC" if t else str(started)
-    return Path(run_dir).name
-
-
-def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
-    """A long two-column table folded into four columns (half the height on paper)."""
-    half = (len(df) + 1) // 2
-    left, right = df.iloc[:half].reset_index(drop=True), df.iloc[half:].reset_index(drop=True)
-    right.columns = [f"{c} " for c in right.columns]  # distinct headers, same text
-    return pd.concat([left, right], axis=1).fillna("")
-
-
-def health_sentence(results: dict) -> str:
-    """Data health in one sentence: rows read, accepted and quarantined over all tables."""
-    rows = [r for r in _get(results, "03", "data_health") or [] if isinstance(r, dict)]
-    if not rows:
-        return ""
-    read = sum(_num(r.get("rows_read")) for r in rows if _finite(r.get("rows_read")))
-    quar = sum(_num(r.get("rows_quarantined")) for r in rows if _finite(r.get("rows_quarantined")))
-    accepted = (sum(_num(r.get("rows_accepted")) for r in rows if _finite(r.get("rows_accepted")))
-                if all(_finite(r.get("rows_accepted")) for r in rows) else read - quar)
-    excluded = read - accepted - quar  # rows a mapping filter excluded (read = accepted + quarantined + excluded)
-    bad = [f"{r['table']} {fmt.number(r['rows_quarantined'])}" for r in rows if _num(r.get("rows_quarantined")) > 0]
-    return (f"Data: {fmt.number(read)} rows read from {len(rows)} table{'s' if len(rows) != 1 else ''}; "
-            f"{fmt.number(accepted)} accepted, "
-            f"{fmt.number(quar)} quarantined" + (f" ({', '.join(bad)})" if bad else "")
-            + (f", {fmt.number(excluded)} excluded by the mapping's filters" if excluded > 0 else "") + ".")
-
-
-def footer_text(results: dict) -> str:
-    """How the brief was made, and the KPI definitions, as one small paragraph."""
-    defs = [d for d in _get(results, "02", "definitions") or [] if isinstance(d, dict)]
-    want = ("service_level", "abandon_rate", "aht", "fcr", "transfer_rate")
-    shown = [f"*{fmt.label(d['name'])}*: {d.get('definition', '')}" for d in defs if d.get("name") in want]
-    out = ("Every number on this page was computed by the step notebooks of this run and recorded in the run "
-           "folder; the brief only reads them. Intervals are 95%. Driver importances and what-ifs are associations "
-           "in observational data; the pilot (step 6) tests causation.")
-    if shown:
-        out += " **Definitions:** " + "; ".join(shown) + "."
+        best = max(recs, key=lambda r: _num(r["ci_low"]))
+        conf = next((r for r in rows if r.get("kpi") == kpi and r.get("grain") == best.get("grain")
+                     and r.get("configured") is True), None)
+        if conf is None:
+            continue
+        grains = [r.get("grain") for r in recs if r.get("definition") == best.get("definition")]
+        where = " and ".join(_GRAIN_WORDS.get(g, f"at the {g} grain") for g in sorted(grains, reverse=True))
+        d, lo, hi = _num(best["diff_vs_configured"]), _num(best["ci_low"]), _num(best["ci_high"])
+        digits = 2 if abs(lo) >= 0.01 else 3
+        nums = (f"correlation {fmt.number(best['score'], digits)} against {fmt.number(conf.get('score'), digits)}: "
+                f"a difference of {fmt.signed(d, digits)}, {fmt.signed(lo, digits)} to {fmt.signed(hi, digits)}")
+        change = _definition_change(str(kpi), str(best.get("definition", "")), str(conf.get("definition", "")))
+        out.append(f"{_cap(fmt.label(kpi))} tracks {short} best, {where}, when {change} ({nums}); "
+                   "consider reporting it that way.")
     return out
-
-
-def brief_record(results: dict, *, currency: str = "USD", window: tuple | None = None) -> dict:
-    """What the brief records for the next run's comparison and the mailer (headline, verdict, levers, summary)."""
-    head = _get(results, "01", "headline") or {}
-    lv = levers(results)
-    vv = verdict_view(results)
-    return {"headline": {k: head.get(k) for k in ("value", "ci_low", "ci_high", "n")},
-            "metric": metric_view(results)["metric"], "verdict": vv["label"],
-            "drivers": [x["driver"] for x in lv["levers"]], "no_lever": lv["recorded"] and not lv["found"],
-            "summary": summary_bullets(results, currency=currency, window=window),
-            "warnings": consistency_warnings(results)}

@@ -8,14 +8,18 @@ used (the brief is self-contained).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from ..errors import CxlabError
 
-__all__ = ["chromium_path", "print_pdf", "count_pages", "screenshot", "BROWSER_ARGS"]
+__all__ = ["chromium_path", "print_pdf", "write_run_pdf", "count_pages", "screenshot", "BROWSER_ARGS"]
+
+_log = logging.getLogger("cxlab.brief.pdf")
 
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -71,6 +75,60 @@ def print_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path
             page.pdf(path=str(pdf_path), format="A4", print_background=True, prefer_css_page_size=True)
         finally:
             browser.close()
+    return pdf_path
+
+
+def write_run_pdf(run_dir: str | os.PathLike, *, html_name: str = "07_brief.html",
+                  pdf_name: str = "07_brief.pdf") -> Path | None:
+    """Print a run's brief (``07_brief.html``) into the run folder as ``07_brief.pdf``, atomically.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder holding the rendered brief.
+    html_name, pdf_name : str
+        The brief's HTML file and the PDF written beside it.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The PDF's path; None when it was not written (no Chromium, no brief,
+        or printing failed) — a warning on the ``cxlab.brief.pdf`` logger says
+        why, and a PDF left by an earlier rendering is removed so the run
+        never holds a stale one.
+
+    Notes
+    -----
+    The PDF is printed into a temporary file in the run folder and renamed
+    over ``pdf_name`` (one ``os.replace``), so a reader never sees a partial
+    file. The mailer attaches this file when it exists
+    (:mod:`cxlab.brief.attachments`) instead of printing again.
+    """
+    run_dir = Path(run_dir)
+    html_path, pdf_path = run_dir / html_name, run_dir / pdf_name
+
+    def skip(why: str) -> None:
+        _log.warning("%s not written: %s", pdf_path, why)
+        try:
+            pdf_path.unlink(missing_ok=True)  # an older PDF would no longer match the HTML
+        except OSError:
+            pass
+
+    if not html_path.is_file():
+        skip(f"{html_name} is missing")
+        return None
+    if chromium_path() is None:
+        skip("no headless Chromium found (install Debian's 'chromium', or set CXLAB_CHROMIUM to its path)")
+        return None
+    fd, tmp = tempfile.mkstemp(prefix=f".{pdf_name}.", suffix=".tmp", dir=run_dir)
+    os.close(fd)
+    try:
+        print_pdf(html_path, tmp)
+        os.replace(tmp, pdf_path)
+    except Exception as exc:  # printing is a convenience: the HTML brief is the deliverable
+        Path(tmp).unlink(missing_ok=True)
+        skip(f"printing failed ({type(exc).__name__}: {exc})")
+        return None
     return pdf_path
 
 

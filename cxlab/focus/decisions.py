@@ -27,6 +27,7 @@ import pandas as pd
 
 from .._utils import as_list
 from ..errors import check_option
+from ..fmt import label
 from ._common import coef_boot, quantile_ci
 from .importance import BootstrapImportance
 
@@ -376,7 +377,7 @@ def focus_list(importance_boot: BootstrapImportance, quadrant_table: pd.DataFram
 
     def reason(r) -> str:
         rank = f"#{r.rank_ci_low}" if r.rank_ci_low == r.rank_ci_high else f"#{r.rank_ci_low}–{r.rank_ci_high}"
-        base = (f"{r.driver} carries {_fmt_ci(r.share, r.share_ci_low, r.share_ci_high, pct=True)} of the "
+        base = (f"{label(r.driver)} carries {_fmt_ci(r.share, r.share_ci_low, r.share_ci_high, pct=True)} of the "
                 f"explained variance (rank {rank}, P(rank 1) = {r.p_rank1:.2f})")
         if r.driver in controls:
             return base + "; it is a control (adjusted for, not a lever)."

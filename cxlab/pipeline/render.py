@@ -19,6 +19,7 @@ __all__ = ["render_html"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_FILE = "cxlab_report.html.j2"
+BRIEF_STEM = "07_brief"  # its HTML is also printed to 07_brief.pdf
 
 
 def _definitions_html(config: RunConfig) -> str:
@@ -82,13 +83,17 @@ def _quiet_logger(name: str):
     return logger
 
 
-def render_html(notebook, html_path, *, header_html: str = "") -> Path:
+def render_html(notebook, html_path, *, header_html: str = "", pdf: bool | None = None) -> Path:
     """Render an executed notebook as a code-free, self-contained HTML report.
 
     Code cells' inputs and prompts are hidden, images stay embedded as
     ``data:`` URIs and the template (``cxlab/templates/cxlab_report.html.j2``)
     loads no script from the network, so the file opens offline.
     ``header_html`` is placed at the top of the body.
+
+    ``pdf`` (default: only for the brief, ``07_brief``) also prints the HTML
+    to a PDF beside it (:func:`cxlab.brief.pdf.write_run_pdf`: A4, atomic,
+    skipped with a logged warning when no headless Chromium is installed).
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -114,5 +119,11 @@ def render_html(notebook, html_path, *, header_html: str = "") -> Path:
     )
     html_path = Path(html_path)
     atomic_write_text(html_path, body)
+    if pdf is None:
+        pdf = Path(notebook).stem == BRIEF_STEM
+    if pdf:  # the brief on paper, beside its HTML (skipped with a logged note when Chromium is missing)
+        from ..brief.pdf import write_run_pdf
+
+        write_run_pdf(html_path.parent, html_name=html_path.name, pdf_name=html_path.with_suffix(".pdf").name)
     return html_path
 

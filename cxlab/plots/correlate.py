@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..fmt import label
 from ._style import PALETTE, new_figure
 
 __all__ = [
@@ -31,8 +32,9 @@ def _sig(d: pd.DataFrame, p_col: str, alpha: float) -> np.ndarray:
 
 
 def _label(names, labels) -> list[str]:
+    """``labels`` where given, else the human label of :func:`cxlab.fmt.label` ("wait_s" -> "wait time")."""
     labels = labels or {}
-    return [labels.get(n, n) for n in names]
+    return [labels.get(n, label(n)) for n in names]
 
 
 def correlation_heatmap(result: pd.DataFrame, *, row: str = "x", col: str = "method", value: str = "r",
@@ -59,7 +61,7 @@ def correlation_heatmap(result: pd.DataFrame, *, row: str = "x", col: str = "met
     ax.set_yticklabels(_label(rows, labels), rotation=0)
     ax.set_xticklabels([str(c) for c in cols], rotation=0)
     ax.set_ylabel("")
-    ax.set_xlabel(col)
+    ax.set_xlabel(label(col))
     ax.set_title(title or f"{value} by {row} and {col} (* {p_col} < {alpha:g})")
     return ax
 
@@ -84,7 +86,7 @@ def ranked_correlations(result: pd.DataFrame, *, value: str = "r", p_col: str = 
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(_label(d["x"], labels))
-    ax.set_xlabel(value)
+    ax.set_xlabel(label(value))
     ax.set_xlim(-1, 1)
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_title(title or "Correlation with CX (CI; filled = significant after FDR)")

@@ -48,6 +48,8 @@ def test_step_at_30s_picks_threshold_30(small):
     assert sl.loc["T = 30 s, exclude_short", "score"] == pytest.approx(1.0)
     assert sl.loc["T = 30 s, exclude_short", "recommended"]
     assert sl["recommended"].sum() == 1
+    assert sl.loc["T = 30 s, exclude_short", "best"] and sl["best"].sum() == 1
+    assert sl.loc["T = 30 s, exclude_short", "ties_best"]
     assert "service_level tracks CX better as T = 30 s" in a.attrs["summary"]
 
 

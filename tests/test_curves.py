@@ -126,3 +126,46 @@ def test_curve_table_and_errors():
     bad = f.assign(score=f["score"].astype(str))
     with pytest.raises(DataError, match="'score' must be numeric"):
         response_curve(bad, "wait_s", "score", n_boot=20)
+
+
+def test_log_shape_recovers_a_concave_knee_exactly():
+    # worked example: y = 4 - 0.02 * 60 * log1p((x - 30)+ / 60) without noise is the "log" basis at
+    # k = 30, tau = 60 with b1 = 0, b2 = -0.02 (slope just above the knee), so its RSS is 0 only there
+    x = np.tile(np.arange(0.0, 301.0), 2)
+    f = pd.DataFrame({"wait_s": x, "score": 4.0 - 0.02 * 60 * np.log1p(np.maximum(0, x - 30) / 60)})
+    c = response_curve(f, "wait_s", "score", cluster=None, cap=None, n_boot=20, grid=np.arange(5, 200, 5.0),
+                       shape="log", scales=(15, 60, 240))
+    assert (c.knee, c.scale) == (30.0, 60.0)
+    assert c.slope_below == pytest.approx(0.0, abs=1e-9)
+    assert c.slope_above == pytest.approx(-0.02, abs=1e-9)
+    assert c.predict([300.0])[0] == pytest.approx(-0.02 * 60 * np.log1p(270 / 60), rel=1e-9)
+    assert "just above" in c.sentence
+    # the straight hinge is always a candidate: a hinge is fitted as tau = inf
+    h = pd.DataFrame({"wait_s": x, "score": 4.0 - 0.02 * np.maximum(0, x - 30)})
+    ch = response_curve(h, "wait_s", "score", cluster=None, cap=None, n_boot=20, grid=np.arange(5, 200, 5.0),
+                        shape="log", scales=(15, 60, 240))
+    assert (ch.knee, ch.scale) == (30.0, np.inf)
+    with pytest.raises(ValueError, match="shape must be"):
+        response_curve(h, "wait_s", "score", shape="spline")
+
+
+def test_flat_below_matches_statsmodels_ols():
+    f = _hinge_data(4)
+    c = response_curve(f, "wait_s", "score", covariates=["resolved"], n_boot=20, cap=None, flat_below=True)
+    assert c.flat_below and c.slope_below == 0.0
+    X = hinge_design(f["wait_s"], c.knee, f[["resolved"]])[:, [0, 2, 3]]  # no slope below the knee
+    ref = sm.OLS(f["score"].to_numpy(), X).fit()  # reference: statsmodels OLS on [1, (x - k)+, z]
+    assert c.slope_change == pytest.approx(ref.params[1], rel=1e-9)
+    got = float(c.profile.loc[c.profile["knee"] == c.knee, "loglik"].iloc[0])
+    assert got - len(f) / 2 * (np.log(2 * np.pi) + 1) == pytest.approx(ref.llf, rel=1e-9)
+    assert c.knee_low <= 30 <= c.knee_high and c.knee_real
+
+
+def test_sentences_use_labels_not_column_names():
+    f = _hinge_data(5)
+    f["cx_top2"] = (f["score"] > 4).astype(float)
+    c = response_curve(f, "wait_s", "cx_top2", n_boot=20)
+    assert "cx_top2" not in c.sentence and "CX top-box share" in c.sentence
+    c2 = response_curve(f.rename(columns={"wait_s": "talk_s"}), "talk_s", "score", n_boot=20)
+    assert c2.sentence.startswith("Score falls off") and "on the score scale" in c2.sentence
+    assert "talk time" in c2.sentence

@@ -201,11 +201,16 @@ def kpi_alignment(
     -------
     DataFrame
         ``kpi, definition, grain, score, diff_vs_configured, ci_low, ci_high,
-        recommended, configured, n``: one row per KPI x definition x grain
+        recommended, configured, n, best, ties_best``: one row per KPI x definition x grain
         (a definition with no contact-grain version has no contact row).
         ``score`` = |r| (Spearman at the period grain, Pearson at the contact
         grain). ``recommended`` marks, per KPI and grain, the best-scoring
         alternative whose interval lies above zero (at most one).
+        ``best`` marks the highest score per KPI and grain; ``ties_best``
+        the definitions whose paired-bootstrap interval of the score minus the
+        best score (simultaneous, as above) reaches zero: statistically as
+        good as the best (the lowest SL threshold among them is the least
+        demanding target that tracks CX as well as any).
         ``attrs["summary"]`` holds :func:`alignment_summary`.
 
     Raises
@@ -342,6 +347,14 @@ def _rows(cand: pd.DataFrame, score, boot, grain, n, conf) -> list[dict]:
             krows.append(row)
         if best is not None:
             krows[best]["recommended"] = True
+        # ties with the best-scoring definition: the paired interval of (score - best score),
+        # simultaneous over the KPI's definitions, reaches zero
+        top = idx[int(np.nanargmax(np.where(np.isfinite(score[idx]), score[idx], -np.inf)))]
+        for row, i in zip(krows, idx):
+            gap = boot[:, i] - boot[:, top]
+            gap = gap[np.isfinite(gap)]
+            row["best"] = bool(i == top)
+            row["ties_best"] = bool(i == top or (len(gap) and np.quantile(gap, q[1]) >= 0))
         rows += krows
     return rows
 

@@ -12,9 +12,13 @@ over a grid, gives its interval and the slopes below (``b1``) and above
 (``b1 + b2``) the knee by a bootstrap over clusters (days by default) that
 re-estimates the knee in every replicate, and compares the hinge with the
 straight line ``y = a + b x + z'g`` (AIC, the knee counted as a parameter).
-The sentence names a knee only when it is real (the hinge wins on AIC and
-the interval of the slope change excludes 0); otherwise it says the
-relation is linear. :func:`curve_what_if` turns the curve into the predicted
+The sentence names a knee only when it is real (a sup-LR test with a wild
+cluster bootstrap reference rejects the line); otherwise it says the
+relation is linear. ``shape="log"`` makes the segment after the knee
+concave (:math:`\\tau \\log(1 + (x-k)_+/\\tau)`, :math:`\\tau` profiled with
+the knee) and ``flat_below=True`` fixes the slope below the knee at 0 (the
+"threshold" reading); both locate a knee much better when the data follow
+that shape (``docs/alignment.md``). :func:`curve_what_if` turns the curve into the predicted
 change of CX for a change of the KPI, averaged over the contacts' own values
 (−10 s of wait is worth more above the knee than below it).
 """
@@ -29,6 +33,7 @@ import pandas as pd
 
 from .._utils import as_list, require_columns
 from ..errors import DataError, NotEnoughData
+from ..fmt import label as _fmt_label
 from ._common import numeric
 
 __all__ = ["ResponseCurve", "hinge_design", "response_curve", "curve_table", "curve_what_if", "CURVE_KPIS"]
@@ -37,9 +42,35 @@ __all__ = ["ResponseCurve", "hinge_design", "response_curve", "curve_table", "cu
 CURVE_KPIS: dict[str, str] = {"wait_s": "waiting", "handle_s": "handle time", "hold_s": "hold",
                               "talk_s": "talk time"}
 
+#: CX outcome columns of the contact frame -> words for the sentence (others: :func:`cxlab.fmt.label`)
+_CX_WORDS: dict[str, str] = {"cx_top2": "the CX top-box share", "cx_value": "the CX score"}
 
-def hinge_design(x, knee: float, covariates=None) -> np.ndarray:
-    """Design matrix ``[1, x, (x - knee)+, covariates]`` of the segmented regression at a fixed knee.
+
+#: CX columns whose :func:`cxlab.fmt.label` names the outcome (other names, e.g. ``score``, carry
+#: a result-header label there and are used as given)
+_CX_LABELLED = frozenset({"csat", "nps", "ces", "csat_top2", "csat_mean", "nps_points", "ces_mean"})
+
+
+def _cx_words(cx: str) -> str:
+    """Words for a CX column in a sentence: ``cx_top2`` -> "the CX top-box share", ``csat`` -> "CSAT"."""
+    if cx in _CX_WORDS:
+        return _CX_WORDS[cx]
+    return _fmt_label(cx) if cx in _CX_LABELLED else str(cx)
+
+
+def _segment(x: np.ndarray, knee: float, scale: float = np.inf) -> np.ndarray:
+    """The post-knee basis column: ``(x - k)+`` (``scale`` infinite) or ``scale * log1p((x - k)+ / scale)``.
+
+    Both have slope 1 just above the knee, so ``b2`` is the slope change at the knee in either shape.
+    """
+    u = np.maximum(0.0, np.asarray(x, dtype=float) - float(knee))
+    if not np.isfinite(scale):
+        return u
+    return float(scale) * np.log1p(u / float(scale))
+
+
+def hinge_design(x, knee: float, covariates=None, scale: float = np.inf) -> np.ndarray:
+    """Design matrix ``[1, x, h(x), covariates]`` of the segmented regression at a fixed knee.
 
     Parameters
     ----------
@@ -49,6 +80,9 @@ def hinge_design(x, knee: float, covariates=None) -> np.ndarray:
         The knee ``k``.
     covariates : array-like, optional
         Extra columns (n x q).
+    scale : float
+        Curvature scale :math:`\\tau` of the segment after the knee; infinite
+        (default) gives the straight hinge :math:`(x - k)_+`.
 
     Returns
     -------
@@ -59,7 +93,10 @@ def hinge_design(x, knee: float, covariates=None) -> np.ndarray:
     -----
     With :math:`h_k(x) = \\max(0, x - k)` the fitted curve is
     :math:`b_1 x + b_2 h_k(x)`: slope :math:`b_1` below the knee,
-    :math:`b_1 + b_2` above, continuous at :math:`k`.
+    :math:`b_1 + b_2` above, continuous at :math:`k`. With a finite scale the
+    post-knee column is :math:`\\tau \\log(1 + h_k(x)/\\tau)` (concave: the
+    slope change is :math:`b_2` just above the knee and fades as
+    :math:`b_2 / (1 + h_k(x)/\\tau)`); :math:`\\tau \\to \\infty` gives the hinge.
 
     Examples
     --------
@@ -69,7 +106,7 @@ def hinge_design(x, knee: float, covariates=None) -> np.ndarray:
            [ 1., 40., 10.]])
     """
     x = np.asarray(x, dtype=float)
-    cols = [np.ones_like(x), x, np.maximum(0.0, x - float(knee))]
+    cols = [np.ones_like(x), x, _segment(x, knee, scale)]
     if covariates is not None:
         z = np.asarray(covariates, dtype=float)
         cols.extend(z.reshape(len(x), -1).T)
@@ -111,10 +148,16 @@ class ResponseCurve:
         Multiplier from the CX column to the sentence's unit (100 for a 0/1
         column: percentage points).
     profile : DataFrame
-        ``knee``, ``loglik`` over the grid.
+        ``knee``, ``scale``, ``loglik`` over the grid.
     boot : DataFrame
-        Replicate ``knee``, ``b1``, ``b2``, ``linear`` (for :func:`curve_what_if`).
+        Replicate ``knee``, ``b1``, ``b2``, ``linear``, ``scale`` (for :func:`curve_what_if`).
     sentence : str
+    shape : str
+        ``hinge`` (straight segment after the knee) or ``log`` (concave segment).
+    scale : float
+        The profile-likelihood curvature scale of the ``log`` shape (infinite for ``hinge``).
+    flat_below : bool
+        The slope below the knee was fixed at 0.
     """
 
     kpi: str
@@ -148,9 +191,12 @@ class ResponseCurve:
     profile: pd.DataFrame = field(repr=False)
     boot: pd.DataFrame = field(repr=False)
     sentence: str = ""
+    shape: str = "hinge"
+    scale: float = np.inf
+    flat_below: bool = False
 
     def predict(self, x, *, linear: bool | None = None) -> np.ndarray:
-        """The curve's KPI part at ``x`` (capped as in the fit), in CX units: ``b1 x + b2 (x - k)+``.
+        """The curve's KPI part at ``x`` (capped as in the fit), in CX units: ``b1 x + b2 h(x)``.
 
         ``linear`` (default: ``not knee_real``) uses the straight-line slope instead.
         """
@@ -159,8 +205,8 @@ class ResponseCurve:
     def _coef(self, linear):
         use_linear = (not self.knee_real) if linear is None else linear
         if use_linear:
-            return (0.0, self.linear_slope, 0.0)
-        return (self.knee, self.slope_below, self.slope_change)
+            return (0.0, self.linear_slope, 0.0, np.inf)
+        return (self.knee, self.slope_below, self.slope_change, self.scale)
 
     def table(self) -> pd.DataFrame:
         """One tidy row of the fit (no profile, no replicates)."""
@@ -169,8 +215,8 @@ class ResponseCurve:
 
 
 def _curve(x: np.ndarray, coef) -> np.ndarray:
-    k, b1, b2 = coef
-    return b1 * x + b2 * np.maximum(0.0, x - k)
+    k, b1, b2, *rest = coef
+    return b1 * x + b2 * _segment(x, k, rest[0] if rest else np.inf)
 
 
 def _cluster_stats(X: np.ndarray, y: np.ndarray, order: np.ndarray, starts: np.ndarray):
@@ -188,11 +234,14 @@ def _solve(a: np.ndarray, c: np.ndarray) -> np.ndarray:
         return (np.linalg.pinv(a) @ c[..., None])[..., 0]
 
 
-def _sup_lr_pvalue(lr, x, y, z, grid, gcodes, xtx_full, lin_idx, n_rep, rng) -> float:
-    """Wild cluster bootstrap (Rademacher) p-value of the sup-LR statistic under the linear null."""
+def _sup_lr_pvalue(lr, x, y, z, H, gcodes, xtx_full, lin_idx, n_rep, rng, hidx=None) -> float:
+    """Wild cluster bootstrap (Rademacher) p-value of the sup-LR statistic under the linear null.
+
+    ``H`` holds the post-knee column of every grid point (n x K); ``hidx`` the
+    columns of the knee model (all but the slope below the knee when it is flat).
+    """
     n = len(y)
-    C = hinge_design(x, grid[0], z)[:, lin_idx]
-    H = np.maximum(0.0, x[:, None] - grid[None, :])  # n x K
+    C = hinge_design(x, 0.0, z)[:, lin_idx]
     ctc = C.T @ C
     bl = np.linalg.lstsq(C, y, rcond=None)[0]
     yhat, e = C @ bl, y - C @ bl
@@ -206,7 +255,9 @@ def _sup_lr_pvalue(lr, x, y, z, grid, gcodes, xtx_full, lin_idx, n_rep, rng) -> 
         c = np.empty((K, p))
         c[:, lin_idx] = cy
         c[:, 2] = hy
-        b = _solve(xtx_full, c)
+        if hidx is not None:
+            c = c[:, hidx]
+        b = _solve(xtx_full if hidx is None else xtx_full[:, hidx][:, :, hidx], c)
         yy = ys @ ys
         rss_h = np.maximum(yy - np.einsum("ki,ki->k", b, c), 1e-300).min()
         rss_l = max(yy - _solve(ctc[None], cy[None])[0] @ cy, 1e-300)
@@ -238,6 +289,9 @@ def response_curve(
     seed: int = 0,
     min_side: int = 30,
     label: str | None = None,
+    shape: str = "hinge",
+    scales=(15.0, 30.0, 60.0, 120.0, 240.0),
+    flat_below: bool = False,
 ) -> ResponseCurve:
     """Segmented (hinge) regression of CX on a continuous KPI, with the knee and its interval.
 
@@ -274,6 +328,22 @@ def response_curve(
         Minimum contacts below and above every candidate knee.
     label : str, optional
         Words for the KPI in the sentence (default from :data:`CURVE_KPIS`).
+    shape : {"hinge", "log"}
+        Segment after the knee: straight (``hinge``) or concave
+        :math:`\\tau \\log(1 + (x-k)_+/\\tau)` (``log``: CX falls fastest just
+        after the knee and the fall slows, as with waits whose first extra
+        minute hurts more than the fifth). ``log`` profiles the scale
+        :math:`\\tau` over ``scales`` together with the knee; the straight
+        hinge (:math:`\\tau = \\infty`) is always among the candidates.
+    scales : sequence of float
+        Candidate curvature scales of the ``log`` shape (seconds).
+    flat_below : bool
+        Fix the slope below the knee at 0 (``b1 = 0``: CX does not change
+        until the knee, the "threshold" reading of "where does CX fall
+        off?"). One parameter less, so the knee is much better located when
+        the data support a flat start; the sup-LR test then compares this
+        flat-then-falling curve with the straight line (not nested; the
+        bootstrap reference handles that).
 
     Returns
     -------
@@ -328,6 +398,8 @@ def response_curve(
     (30.0, 0.0, -0.02, True)
     """
     covariates = as_list(covariates, "covariates", strings=True)
+    if shape not in ("hinge", "log"):
+        raise ValueError(f"shape must be 'hinge' or 'log'; got {shape!r}")
     if not 0 < conf < 1:
         raise ValueError(f"conf must be between 0 and 1; got {conf!r}")
     if int(n_boot) != n_boot or n_boot < 2:
@@ -351,9 +423,14 @@ def response_curve(
     x = data[kpi].to_numpy()
     y = data[cx].to_numpy()
     z = data[covariates].to_numpy() if covariates else None
-    grid = _default_grid(x, min_side) if grid is None else np.asarray(grid, dtype=float)
-    if len(grid) < 2:
-        raise ValueError(f"grid must hold at least 2 candidate knees; got {len(grid)}")
+    knees = _default_grid(x, min_side) if grid is None else np.asarray(grid, dtype=float)
+    if len(knees) < 2:
+        raise ValueError(f"grid must hold at least 2 candidate knees; got {len(knees)}")
+    taus = [np.inf] if shape == "hinge" else sorted({*map(float, scales), np.inf})
+    if any(not t > 0 for t in taus):
+        raise ValueError(f"scales must be positive; got {list(scales)!r}")
+    grid = np.repeat(knees, len(taus))  # (knee, scale) pairs, knee-major
+    tgrid = np.tile(np.asarray(taus, dtype=float), len(knees))
     gcodes = pd.factorize(data["_g"])[0] if cluster else np.arange(n)
     order = np.argsort(gcodes, kind="mergesort")
     starts = np.flatnonzero(np.r_[True, np.diff(gcodes[order]) != 0])
@@ -361,8 +438,11 @@ def response_curve(
     G = len(starts)
 
     xtx_list, xty_list = [], []
-    for k in grid:
-        a, c = _cluster_stats(hinge_design(x, k, z), y, order, starts)
+    H = np.empty((n, len(grid)))
+    for i, (k, tau) in enumerate(zip(grid, tgrid)):
+        X = hinge_design(x, k, z, tau)
+        H[:, i] = X[:, 2]
+        a, c = _cluster_stats(X, y, order, starts)
         xtx_list.append(a)
         xty_list.append(c)
     xtx = np.stack(xtx_list)  # K, G, p, p
@@ -371,10 +451,18 @@ def response_curve(
     lin_xtx = xtx[0][:, lin_idx][:, :, lin_idx]
     lin_xty = xty[0][:, lin_idx]
 
+    hidx = [i for i in range(xtx.shape[-1]) if i != 1] if flat_below else None
+
     def fit(w):
         a, c = np.einsum("g,kgij->kij", w, xtx), np.einsum("g,kgi->ki", w, xty)
+        if hidx is not None:
+            a, c = a[:, hidx][:, :, hidx], c[:, hidx]
         b = _solve(a, c)
         rss = w @ yty - np.einsum("ki,ki->k", b, c)
+        if hidx is not None:  # back to the full coefficient layout, b1 = 0
+            full = np.zeros((b.shape[0], xtx.shape[-1]))
+            full[:, hidx] = b
+            b = full
         al, cl = np.einsum("g,gij->ij", w, lin_xtx), np.einsum("g,gi->i", w, lin_xty)
         bl = _solve(al[None], cl[None])[0]
         rss_l = w @ yty - bl @ cl
@@ -384,9 +472,9 @@ def response_curve(
     b, rss, rss_l, bl = fit(ones)
     loglik = -n / 2 * np.log(rss / n)
     j = int(np.argmax(loglik))
-    knee, b1, b2 = float(grid[j]), float(b[j, 1]), float(b[j, 2])
+    knee, b1, b2, tau = float(grid[j]), float(b[j, 1]), float(b[j, 2]), float(tgrid[j])
     p_lin = len(lin_idx)
-    aic_h = float(n * np.log(rss[j] / n) + 2 * (p_lin + 2))
+    aic_h = float(n * np.log(rss[j] / n) + 2 * (p_lin + 2 - bool(flat_below)))
     aic_l = float(n * np.log(rss_l / n) + 2 * p_lin)
 
     rng = np.random.default_rng(seed)
@@ -395,10 +483,11 @@ def response_curve(
         w = rng.multinomial(G, np.full(G, 1.0 / G)).astype(float)
         bb, rb, _, blb = fit(w)
         jb = int(np.argmin(rb))
-        reps.append((grid[jb], bb[jb, 1], bb[jb, 2], blb[1]))
-    boot = pd.DataFrame(reps, columns=["knee", "b1", "b2", "linear"])
+        reps.append((grid[jb], bb[jb, 1], bb[jb, 2], blb[1], tgrid[jb]))
+    boot = pd.DataFrame(reps, columns=["knee", "b1", "b2", "linear", "scale"])
     lr = float(n * np.log(rss_l / rss[j]))
-    p_knee = _sup_lr_pvalue(lr, x, y, z, grid, gcodes, xtx.sum(axis=1), lin_idx, int(n_boot), rng)
+    p_knee = _sup_lr_pvalue(lr, x, y, z, H, gcodes, xtx.sum(axis=1), lin_idx, int(n_boot), rng, hidx)
+    del H
     q = [(1 - conf) / 2, (1 + conf) / 2]
 
     def ci(s):
@@ -419,27 +508,30 @@ def response_curve(
         slope_change=b2, slope_change_low=bc_lo, slope_change_high=bc_hi,
         linear_slope=float(bl[1]), linear_low=ll_lo, linear_high=ll_hi,
         aic_hinge=aic_h, aic_linear=aic_l, lr_stat=lr, p_knee=p_knee, knee_real=real, points=points, conf=conf,
-        profile=pd.DataFrame({"knee": grid, "loglik": loglik}), boot=boot,
+        profile=pd.DataFrame({"knee": grid, "scale": tgrid, "loglik": loglik}), boot=boot, shape=shape, scale=tau,
+        flat_below=bool(flat_below),
     )
-    out.sentence = _sentence(out, label or CURVE_KPIS.get(kpi, kpi))
+    out.sentence = _sentence(out, label or CURVE_KPIS.get(kpi) or _fmt_label(kpi))
     return out
 
 
 def _sentence(c: ResponseCurve, label: str) -> str:
-    unit = "points" if c.points == 100 else f"on the {c.cx} scale"
+    what = _cx_words(c.cx)
+    unit = "points" if c.points == 100 else f"on the {_cx_words(c.cx).removeprefix('the ')} scale"
     lvl = f"{c.conf:.0%}"
+    above = "just above" if np.isfinite(c.scale) else "above"
     if c.knee_real:
         if c.slope_above < c.slope_below:
             verb = "falls off" if c.slope_below_low <= 0 <= c.slope_below_high else "falls faster"
         else:
             verb = "levels off"
         per10 = 10 * c.points
-        return (f"{c.cx} {verb} after {c.knee:.0f} s of {label} [{c.knee_low:.0f}, {c.knee_high:.0f}] "
-                f"({lvl} interval): {per10 * c.slope_below:+.2f} {unit} per 10 s below the knee, "
-                f"{per10 * c.slope_above:+.2f} above [{per10 * c.slope_above_low:+.2f}, "
+        return (f"{what[:1].upper() + what[1:]} {verb} after {c.knee:.0f} s of {label} [{c.knee_low:.0f}, "
+                f"{c.knee_high:.0f}] ({lvl} interval): {per10 * c.slope_below:+.2f} {unit} per 10 s below the knee, "
+                f"{per10 * c.slope_above:+.2f} {above} [{per10 * c.slope_above_low:+.2f}, "
                 f"{per10 * c.slope_above_high:+.2f}] (line rejected: p = {c.p_knee:.2g}; {c.n:,} contacts).")
     per10 = 10 * c.points
-    return (f"No clear knee in {c.cx} against {label}: the relation is treated as linear, "
+    return (f"No clear knee in {what} against {label}: the relation is treated as linear, "
             f"{per10 * c.linear_slope:+.2f} {unit} per 10 s [{per10 * c.linear_low:+.2f}, "
             f"{per10 * c.linear_high:+.2f}] (knee test p = {c.p_knee:.2g}, knee "
             f"{c.knee:.0f} s [{c.knee_low:.0f}, {c.knee_high:.0f}] not established; {c.n:,} contacts).")
@@ -509,8 +601,9 @@ def curve_what_if(curve: ResponseCurve, x, delta: float = -10.0, *, floor: float
     Notes
     -----
     :math:`\\Delta = \\frac1n \\sum_i f(\\max(x_i + \\delta, floor)) - f(x_i)`
-    with :math:`f(x) = b_1 x + b_2 (x-k)_+` on the capped KPI; the interval
-    repeats this with each replicate's :math:`(k, b_1, b_2)`.
+    with :math:`f(x) = b_1 x + b_2 h(x)` on the capped KPI (:math:`h` the
+    hinge or the ``log`` segment of :func:`hinge_design`); the interval
+    repeats this with each replicate's :math:`(k, b_1, b_2, \\tau)`.
 
     Examples
     --------
@@ -534,9 +627,9 @@ def curve_what_if(curve: ResponseCurve, x, delta: float = -10.0, *, floor: float
     linear = not curve.knee_real
     coef = curve._coef(linear)
     if linear:
-        reps = [(0.0, s, 0.0) for s in curve.boot["linear"]]
+        reps = [(0.0, s, 0.0, np.inf) for s in curve.boot["linear"]]
     else:
-        reps = list(curve.boot[["knee", "b1", "b2"]].itertuples(index=False, name=None))
+        reps = list(curve.boot[["knee", "b1", "b2", "scale"]].itertuples(index=False, name=None))
     groups = {"all": np.ones(len(x), bool), "below knee": x <= curve.knee, "above knee": x > curve.knee}
     rows = []
     q = [(1 - curve.conf) / 2, (1 + curve.conf) / 2]

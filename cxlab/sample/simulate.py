@@ -355,7 +355,20 @@ def _take_inplace(c: dict, idx) -> None:
         c[k] = c[k][idx]
 
 
-def run_simulation(seed: int, days: int, contacts_per_day: int, start: str) -> Sim:
+def run_simulation(seed: int, days: int, contacts_per_day: int, start: str,
+                   center_contacts_per_day: int | None = None) -> Sim:
+    """Run the pipeline of simulation steps.
+
+    ``center_contacts_per_day`` (None: ``contacts_per_day``) is the size of the
+    center whose queues the contacts go through: with a larger value the
+    simulated contacts are a random 1-in-k share (k = center / contacts_per_day)
+    of a k-times-larger center's traffic. Staffing is planned (Erlang C, 80/20,
+    same shortfalls) and the waits are drawn for the large center's load
+    ``k * A``; the staffing table reports the agents per 1-in-k share
+    (``N / k``), so occupancy stays consistent. Large pooled queues on an
+    80/20 plan make many contacts wait 5-120 s, where the small default
+    center's waits are mostly 0 or minutes.
+    """
     if days < 1:
         raise ValueError(f"days must be >= 1; got {days}")
     if contacts_per_day < 1:
@@ -363,8 +376,14 @@ def run_simulation(seed: int, days: int, contacts_per_day: int, start: str) -> S
     cal = calendar(start, days)
     lam, fc, outage_mult = rates(cal, contacts_per_day, stream_rng(seed, "rates"))
     aht = _planning_aht()
-    staffed, short_days = _staffing(cal, fc, aht, stream_rng(seed, "staffing"))
-    p_wait, mean_wait = _queue_law(lam, staffed, aht)
+    if center_contacts_per_day is None or center_contacts_per_day == contacts_per_day:
+        staffed, short_days = _staffing(cal, fc, aht, stream_rng(seed, "staffing"))
+        p_wait, mean_wait = _queue_law(lam, staffed, aht)
+    else:
+        k = float(center_contacts_per_day) / float(contacts_per_day)
+        staffed_k, short_days = _staffing(cal, fc * k, aht, stream_rng(seed, "staffing"))
+        p_wait, mean_wait = _queue_law(lam * k, staffed_k, aht)
+        staffed = staffed_k / k
 
     # customers (the population; only those who contact appear in the customers table)
     crng = stream_rng(seed, "customers")
@@ -429,6 +448,8 @@ def run_simulation(seed: int, days: int, contacts_per_day: int, start: str) -> S
     sim = Sim(cal, seed, contacts_per_day, c, staffed, ag, cust, surveys, {})
     sim.cust.update(_customer_table(sim, crng))
     sim.truth = truth(sim, aht, short_days)
+    if center_contacts_per_day is not None and center_contacts_per_day != contacts_per_day:
+        sim.truth["center_contacts_per_day"] = int(center_contacts_per_day)
     return sim
 
 

@@ -315,7 +315,7 @@ def _to_pandas(t: pa.Table) -> pd.DataFrame:
 
 
 # =========================================================================== public API
-def _check(seed, days, contacts_per_day):
+def _check(seed, days, contacts_per_day, center_contacts_per_day=None):
     for name, v in (("seed", seed), ("days", days), ("contacts_per_day", contacts_per_day)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name} must be an int; got {type(v).__name__}")
@@ -323,10 +323,23 @@ def _check(seed, days, contacts_per_day):
         raise ValueError(f"days must be >= 1; got {days}")
     if contacts_per_day < 1:
         raise ValueError(f"contacts_per_day must be >= 1; got {contacts_per_day}")
+    c = center_contacts_per_day
+    if c is not None:
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+            raise TypeError(f"center_contacts_per_day must be an int or None; got {type(c).__name__}")
+        if c < contacts_per_day:
+            raise ValueError(f"center_contacts_per_day must be at least contacts_per_day ({contacts_per_day}); "
+                             f"got {c}")
+
+
+def _center(contacts_per_day, center_contacts_per_day):
+    """None when the center is the sample's own size (the default data path)."""
+    c = center_contacts_per_day
+    return None if c is None or int(c) == int(contacts_per_day) else int(c)
 
 
 def generate(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000,
-             start: str = "2025-01-01") -> dict[str, pd.DataFrame]:
+             start: str = "2025-01-01", center_contacts_per_day: int | None = None) -> dict[str, pd.DataFrame]:
     """Simulate the sample contact center and return its canonical tables.
 
     Parameters
@@ -339,6 +352,16 @@ def generate(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000
         Average offered contacts per day (fresh issues, repeats and call-backs).
     start : str
         First day (ISO date, local time America/New_York).
+    center_contacts_per_day : int, optional
+        Size of the center whose queues the contacts go through (default:
+        ``contacts_per_day``, the default data). A larger value makes the
+        tables a random 1-in-k share of a k-times-larger center's contacts
+        (k = center / contacts_per_day): staffing is planned and waits are
+        drawn for the large center's pooled queues (Erlang C, the same 80/20
+        plan and shortfalls), so many contacts wait 5-120 s as in a large
+        center, instead of mostly 0 s or minutes; ``agents_staffed`` is the
+        large center's count / k. Used to study the wait knee
+        (``docs/alignment.md``).
 
     Returns
     -------
@@ -362,8 +385,8 @@ def generate(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000
     >>> str(t["interactions"]["arrived_at"].dtype)
     'datetime64[ns, UTC]'
     """
-    _check(seed, days, contacts_per_day)
-    sim = run_simulation(seed, days, contacts_per_day, start)
+    _check(seed, days, contacts_per_day, center_contacts_per_day)
+    sim = run_simulation(seed, days, contacts_per_day, start, _center(contacts_per_day, center_contacts_per_day))
     return _frames(sim)
 
 
@@ -375,7 +398,8 @@ def _frames(sim: Sim) -> dict[str, pd.DataFrame]:
 
 
 def write_sample(out_dir, *, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000,
-                 format: str = "parquet", start: str = "2025-01-01") -> dict[str, Path]:
+                 format: str = "parquet", start: str = "2025-01-01",
+                 center_contacts_per_day: int | None = None) -> dict[str, Path]:
     """Generate the sample and write every table plus ``ground_truth.json`` to ``out_dir``.
 
     Tables are written chunk by chunk (interactions, surveys and customer revenue
@@ -387,7 +411,7 @@ def write_sample(out_dir, *, seed: int = 20251, days: int = 365, contacts_per_da
     ----------
     out_dir : path-like
         Folder to write into (created if needed).
-    seed, days, contacts_per_day, start
+    seed, days, contacts_per_day, start, center_contacts_per_day
         As in :func:`generate`.
     format : {"parquet", "csv"}
         File format; one file per table (``<table>.parquet`` or ``<table>.csv``).
@@ -406,10 +430,10 @@ def write_sample(out_dir, *, seed: int = 20251, days: int = 365, contacts_per_da
     ['agent_scores.parquet', 'agents.parquet', 'customer_revenue.parquet']
     """
     check_option("format", format, ("parquet", "csv"))
-    _check(seed, days, contacts_per_day)
+    _check(seed, days, contacts_per_day, center_contacts_per_day)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sim = run_simulation(seed, days, contacts_per_day, start)
+    sim = run_simulation(seed, days, contacts_per_day, start, _center(contacts_per_day, center_contacts_per_day))
     paths: dict[str, Path] = {}
     writers: dict[str, object] = {}
     try:
@@ -448,8 +472,9 @@ _MEMO: dict[tuple, dict[str, pd.DataFrame]] = {}
 _TRUTH_MEMO: dict[tuple, dict] = {}
 
 
-def _cache_path(seed, days, contacts_per_day) -> Path:
-    return cache_dir() / f"sample-v{GENERATOR_VERSION}-{seed}-{days}-{contacts_per_day}"
+def _cache_path(seed, days, contacts_per_day, center=None) -> Path:
+    tail = "" if center is None else f"-center{center}"
+    return cache_dir() / f"sample-v{GENERATOR_VERSION}-{seed}-{days}-{contacts_per_day}{tail}"
 
 
 def _fingerprint() -> str:
@@ -472,16 +497,16 @@ def _cache_ok(path: Path) -> bool:
         return False
 
 
-def _ensure_cache(seed, days, contacts_per_day) -> Path:
+def _ensure_cache(seed, days, contacts_per_day, center=None) -> Path:
     """Write the sample into the cache unless a complete, current copy is there."""
-    path = _cache_path(seed, days, contacts_per_day)
+    path = _cache_path(seed, days, contacts_per_day, center)
     if _cache_ok(path):
         return path
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
     os.chmod(tmp, 0o755)
     old = None
     try:
-        write_sample(tmp, seed=seed, days=days, contacts_per_day=contacts_per_day)
+        write_sample(tmp, seed=seed, days=days, contacts_per_day=contacts_per_day, center_contacts_per_day=center)
         if path.exists():  # stale or incomplete: move it aside, then swap the new one in
             old = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
             try:
@@ -500,7 +525,8 @@ def _ensure_cache(seed, days, contacts_per_day) -> Path:
     return path
 
 
-def load_sample(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000) -> dict[str, pd.DataFrame]:
+def load_sample(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000,
+                center_contacts_per_day: int | None = None) -> dict[str, pd.DataFrame]:
     """The sample center's canonical tables, cached on disk and in memory.
 
     The first call generates the sample and writes parquet into
@@ -512,8 +538,9 @@ def load_sample(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1
 
     Parameters
     ----------
-    seed, days, contacts_per_day
-        As in :func:`generate` (``start`` is 2025-01-01).
+    seed, days, contacts_per_day, center_contacts_per_day
+        As in :func:`generate` (``start`` is 2025-01-01); a center size other
+        than ``contacts_per_day`` gets its own cache folder (``-center<N>``).
 
     Returns
     -------
@@ -526,19 +553,20 @@ def load_sample(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1
     >>> t["interactions"].shape[1]
     17
     """
-    _check(seed, days, contacts_per_day)
-    key = (int(seed), int(days), int(contacts_per_day))
+    _check(seed, days, contacts_per_day, center_contacts_per_day)
+    key = (int(seed), int(days), int(contacts_per_day), _center(contacts_per_day, center_contacts_per_day))
     if key not in _MEMO:
         _MEMO[key] = _read_dir(_ensure_cache(*key))
     return {k: v.copy(deep=False) for k, v in _MEMO[key].items()}
 
 
-def ground_truth(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000) -> dict:
+def ground_truth(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 1000,
+                 center_contacts_per_day: int | None = None) -> dict:
     """The ground truth of a sample (JSON-able dict), from the on-disk cache.
 
     Parameters
     ----------
-    seed, days, contacts_per_day
+    seed, days, contacts_per_day, center_contacts_per_day
         As in :func:`load_sample`.
 
     Returns
@@ -555,8 +583,8 @@ def ground_truth(*, seed: int = 20251, days: int = 365, contacts_per_day: int = 
     >>> gt["latent_model"]["handle_time"]
     0.0
     """
-    _check(seed, days, contacts_per_day)
-    key = (int(seed), int(days), int(contacts_per_day))
+    _check(seed, days, contacts_per_day, center_contacts_per_day)
+    key = (int(seed), int(days), int(contacts_per_day), _center(contacts_per_day, center_contacts_per_day))
     if key not in _TRUTH_MEMO:
         path = _ensure_cache(*key) / "ground_truth.json"
         _TRUTH_MEMO[key] = json.loads(path.read_text(encoding="utf-8"))

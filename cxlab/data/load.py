@@ -483,47 +483,67 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
     if quarantine_dir is None and config.quarantine_dir:
         quarantine_dir = config.resolve(config.quarantine_dir)
     tz = config.timezone
+    n_tables = len(config.sources) if config.sources is not None else len(TABLES)
+    with _progress(2 * n_tables + 1) as bar:
+        con = duckdb.connect()
+        try:
+            with utc_session(con):
+                stages, passthrough, hashes = _stage_sources(con, config, tick=lambda what: _tick(bar, what))
+                cross_checks(con, stages)
+                _tick(bar, "cross-checked")
+        finally:
+            con.close()
+        return _collect(stages, passthrough, hashes, quarantine_dir, tz, bar)
+
+
+#: tables whose rows the cross-table checks may still quarantine (their raw text is kept)
+_LINKED = ("surveys",)
+
+
+def _stage_sources(con, config: RunConfig, *, keep=None, tick=None) -> tuple[dict, dict, dict]:
+    """Stage every source of ``config`` (or the embedded sample) with the table rules.
+
+    Returns ``(stages, passthrough, hashes)``: a :class:`Stage` per canonical
+    table, the sample's non-canonical frames unchanged, and the input hashes
+    recorded in the manifest (each file's sha256; a query's text; the sample's
+    parameters). ``keep`` maps a table name to the columns to keep (all when
+    None); ``tick(what)`` is called after each table.
+    """
     stages: dict[str, Stage] = {}
     passthrough: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
-    con = duckdb.connect()
-    linked = {"surveys"}  # tables whose rows cross-table checks may still quarantine
-    n_tables = len(config.sources) if config.sources is not None else len(TABLES)
-    with _progress(2 * n_tables + 1) as bar:
-        return _load_dataset(config, quarantine_dir, con, stages, passthrough, hashes, linked, tz, bar)
 
+    def stage(name, src):
+        stages[name] = stage_table(con, src, TABLES[name], timezone=config.timezone, raw_text_all=name in _LINKED,
+                                   **({} if keep is None else {"keep": keep(name)}))
+        if tick is not None:
+            tick(f"validated {name}")
 
-def _load_dataset(config, quarantine_dir, con, stages, passthrough, hashes, linked, tz, bar) -> Dataset:
-    try:
-        with utc_session(con):
-            if config.sources is None:
-                from ..sample import load_sample
+    if config.sources is None:
+        from ..sample import load_sample
 
-                params = {"seed": config.sample.seed, "days": config.sample.days,
-                          "contacts_per_day": config.sample.contacts_per_day}
-                frames = load_sample(**params)
-                hashes["sample"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-                for name, df in frames.items():
-                    if name in TABLES and isinstance(df, pd.DataFrame):
-                        stages[name] = stage_table(con, FrameSource(df, Mapping(), label="sample"), TABLES[name],
-                                              timezone=tz, raw_text_all=name in linked)
-                        _tick(bar, f"validated {name}")
-                    else:
-                        passthrough[name] = df
+        params = {"seed": config.sample.seed, "days": config.sample.days,
+                  "contacts_per_day": config.sample.contacts_per_day}
+        hashes["sample"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        for name, df in load_sample(**params).items():
+            if name in TABLES and isinstance(df, pd.DataFrame):
+                stage(name, FrameSource(df, Mapping(), label="sample"))
             else:
-                for name, src in config.sources.items():
-                    if src.path:
-                        src = src.model_copy(update={"path": config.resolve(src.path)})
-                    stages[name] = stage_table(con, src, TABLES[name], timezone=tz, raw_text_all=name in linked)
-                    _tick(bar, f"validated {name}")
-                    for f in stages[name].files:
-                        hashes[f] = sha256_file(f)
-                    if not stages[name].files and src.query:
-                        hashes[f"{name}:query"] = hashlib.sha256(src.query.encode()).hexdigest()
-            cross_checks(con, stages)
-            _tick(bar, "cross-checked")
-    finally:
-        con.close()
+                passthrough[name] = df
+        return stages, passthrough, hashes
+    for name, src in config.sources.items():
+        if src.path:
+            src = src.model_copy(update={"path": config.resolve(src.path)})
+        stage(name, src)
+        for f in stages[name].files:
+            hashes[f] = sha256_file(f)
+        if not stages[name].files and src.query:
+            hashes[f"{name}:query"] = hashlib.sha256(src.query.encode()).hexdigest()
+    return stages, passthrough, hashes
+
+
+def _collect(stages, passthrough, hashes, quarantine_dir, tz, bar) -> Dataset:
+    """The :class:`Dataset` of the cross-checked stages: accepted tables, quarantine, accounting, unknowns."""
     results = {}
     for name, st in stages.items():
         results[name] = collect_stage(st)
@@ -668,29 +688,10 @@ def _validate_counts(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     tz = config.timezone
     qdir = config.resolve(config.quarantine_dir) if config.quarantine_dir else None
-    stages: dict[str, Stage] = {}
-    passthrough: dict[str, pd.DataFrame] = {}
     con = duckdb.connect()
     try:
         with utc_session(con):
-            if config.sources is None:
-                from ..sample import load_sample
-
-                frames = load_sample(seed=config.sample.seed, days=config.sample.days,
-                                     contacts_per_day=config.sample.contacts_per_day)
-                for name, df in frames.items():
-                    if name in TABLES and isinstance(df, pd.DataFrame):
-                        stages[name] = stage_table(con, FrameSource(df, Mapping(), label="sample"), TABLES[name],
-                                                   timezone=tz, raw_text_all=name == "surveys",
-                                                   keep=_counted_columns(name))
-                    else:
-                        passthrough[name] = df
-            else:
-                for name, src in config.sources.items():
-                    if src.path:
-                        src = src.model_copy(update={"path": config.resolve(src.path)})
-                    stages[name] = stage_table(con, src, TABLES[name], timezone=tz, raw_text_all=name == "surveys",
-                                               keep=_counted_columns(name))
+            stages, passthrough, _ = _stage_sources(con, config, keep=_counted_columns)
             cross_checks(con, stages)
             rows, bad = [], []
             for name, st in stages.items():

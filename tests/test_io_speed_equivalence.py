@@ -106,6 +106,17 @@ def _check(res, table: pa.Table, reasons, source_rows=None):
     assert res.rows_read == n == len(res.accepted) + len(res.quarantined)
 
 
+
+def _assert_counts_match_load(config):
+    """Assert validate's DuckDB counts equal load_dataset's summary and accounting; return the summary."""
+    summary, bad = _validate_counts(config)
+    ds = load_dataset(config)
+    ref = ds.summary().drop(columns=["rows"])
+    pd.testing.assert_frame_equal(summary.reset_index(drop=True), ref.reset_index(drop=True), check_dtype=False)
+    acc = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(bad, acc, check_dtype=False)
+    return summary
+
 def test_parallel_parquet_matches_reference(tmp_path):
     table, reasons = _tricky()
     path = tmp_path / "i.parquet"
@@ -150,12 +161,7 @@ def test_validate_counts_equal_load_dataset(tmp_path, capsys):
     cfg.write_text(yaml.safe_dump({"timezone": NY, "window": {"start": "2025-10-25", "end": "2025-11-10"},
                                    "sources": {"interactions": {"path": "i.parquet"}}}))
     config = load_config(str(cfg))
-    summary, bad = _validate_counts(config)
-    ds = load_dataset(config)
-    ref = ds.summary().drop(columns=["rows"])
-    pd.testing.assert_frame_equal(summary.reset_index(drop=True), ref.reset_index(drop=True), check_dtype=False)
-    acc = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(bad, acc, check_dtype=False)
+    summary = _assert_counts_match_load(config)
     assert int(summary["rows_quarantined"].iloc[0]) == sum(r is not None for r in reasons)
     assert validate_command(str(cfg)) == 0
     out = capsys.readouterr().out
@@ -167,9 +173,4 @@ def test_validate_counts_sample():
     from cxlab.config import default_config
 
     config = default_config(sample={"days": 7, "contacts_per_day": 50})
-    summary, bad = _validate_counts(config)
-    ds = load_dataset(config)
-    ref = ds.summary().drop(columns=["rows"])
-    pd.testing.assert_frame_equal(summary.reset_index(drop=True), ref.reset_index(drop=True), check_dtype=False)
-    acc = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(bad, acc, check_dtype=False)
+    _assert_counts_match_load(config)

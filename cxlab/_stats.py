@@ -9,7 +9,85 @@ from scipy import stats
 
 from .errors import DataError
 
-__all__ = ["tost_from_estimate"]
+__all__ = ["check_margin", "cr1_factor", "tost_from_estimate"]
+
+
+def check_margin(margin, alpha=None) -> None:
+    """Check an equivalence margin (and, when given, the level of its one-sided tests).
+
+    Parameters
+    ----------
+    margin : float
+        The smallest effect of interest: must be a finite number > 0 (not bool).
+    alpha : float, optional
+        Level of each one-sided test: must be a number strictly between 0 and 0.5.
+        Not checked when None.
+
+    Raises
+    ------
+    ValueError
+        ``margin must be a positive number; got ...`` or
+        ``alpha must be a number strictly between 0 and 0.5; got ...``.
+
+    Notes
+    -----
+    α < 0.5 because the TOST interval has level 1 − 2α, which must be positive.
+
+    Examples
+    --------
+    >>> check_margin(0.5, 0.05)
+    >>> check_margin(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: margin must be a positive number; got 0
+    >>> check_margin(1.0, 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be a number strictly between 0 and 0.5; got 0.5
+    """
+    if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and math.isfinite(margin)
+            and margin > 0):
+        raise ValueError(f"margin must be a positive number; got {margin!r}")
+    if alpha is not None and not (isinstance(alpha, (int, float)) and 0 < alpha < 0.5):
+        raise ValueError(f"alpha must be a number strictly between 0 and 0.5; got {alpha!r}")
+
+
+def cr1_factor(G: int, n: float, k: int) -> float:
+    """Small-sample factor of the CR1 cluster-robust sandwich.
+
+    Parameters
+    ----------
+    G : int
+        Number of clusters (≥ 2).
+    n : float
+        Number of observations.
+    k : int
+        Number of estimated coefficients (rank of the design).
+
+    Returns
+    -------
+    float
+        :math:`\\frac{G}{G-1}\\,\\frac{n-1}{n-k}`.
+
+    Notes
+    -----
+    The factor statsmodels applies with ``cov_type="cluster"`` (and Stata's
+    ``vce(cluster)``); the shared definition for :mod:`cxlab.verify` and
+    :mod:`cxlab.correlate`.
+
+    References
+    ----------
+    .. [1] Cameron, A.C. & Miller, D.L. (2015) A practitioner's guide to
+       cluster-robust inference. *Journal of Human Resources* 50, 317–372 (eq. 12).
+
+    Examples
+    --------
+    10 clusters, 100 rows, 3 coefficients: 10/9 · 99/97 = 1.1340 (closed form).
+
+    >>> round(cr1_factor(10, 100, 3), 4)
+    1.134
+    """
+    return G / (G - 1) * (n - 1) / (n - k)
 
 
 def tost_from_estimate(est: float, se: float, df: float, *, margin: float, alpha: float = 0.05,
@@ -61,11 +139,7 @@ def tost_from_estimate(est: float, se: float, df: float, *, margin: float, alpha
     >>> round(float(r.loc[0, "p_equiv"]), 5), bool(r.loc[0, "equivalent"])
     (0.02275, True)
     """
-    if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and math.isfinite(margin)
-            and margin > 0):
-        raise ValueError(f"margin must be a positive number; got {margin!r}")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 0.5):
-        raise ValueError(f"alpha must be a number strictly between 0 and 0.5; got {alpha!r}")
+    check_margin(margin, alpha)
     if not se > 0:
         raise DataError("the standard error is 0: equivalence cannot be tested")
     t_lo, t_hi = (est + margin) / se, (est - margin) / se

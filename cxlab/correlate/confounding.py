@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._stats import tost_from_estimate
+from .._stats import cr1_factor, tost_from_estimate
 from .._utils import as_list, require_columns
 from ..errors import DataError, NotEnoughData, SignDisagreementWarning, check_option
 from ._common import fisher_ci_dof, numeric, p_from_r
@@ -186,7 +186,7 @@ def _cr1_ols(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
     scores = np.zeros((G, k))
     np.add.at(scores, codes, X * u[:, None])
     meat = scores.T @ scores
-    c = G / (G - 1) * (n - 1) / (n - k)
+    c = cr1_factor(G, n, k)
     return beta, c * xtx_inv @ meat @ xtx_inv, G
 
 

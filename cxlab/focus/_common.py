@@ -316,3 +316,12 @@ def coef_boot(frame, *, outcome, drivers, groups, weights, n_boot, seed):
     cov, mu, sd = boot_moments(design, n_boot, rng)
     cov = cov[valid_resamples(cov)]
     return design, boot_coef(standardized_cov(design, mu, sd), sd), boot_coef(cov, sd)
+
+
+def change_columns(design: Design, changes: dict) -> list[str]:
+    """The design's columns, after checking that every key of ``changes`` is one of them (ValueError if not)."""
+    cols = list(design.columns)
+    bad = [c for c in changes if c not in cols]
+    if bad:
+        raise ValueError(f"changes name column(s) {bad} that are not numeric driver columns (driver columns: {cols})")
+    return cols

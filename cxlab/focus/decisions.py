@@ -28,7 +28,7 @@ import pandas as pd
 from .._utils import as_list
 from ..errors import check_option
 from ..fmt import label
-from ._common import coef_boot, quantile_ci
+from ._common import change_columns, coef_boot, quantile_ci
 from .importance import BootstrapImportance
 
 __all__ = ["quadrant", "what_if", "focus_list"]
@@ -233,11 +233,7 @@ def what_if(frame: pd.DataFrame, *, outcome: str, drivers, changes: dict, groups
         raise ValueError("changes must be a non-empty dict of column -> change, e.g. {'fcr_pct': 5}")
     design, b_hat, b_boot = coef_boot(frame, outcome=outcome, drivers=drivers, groups=groups,
                                        weights=weights, n_boot=n_boot, seed=seed)
-    cols = list(design.columns)
-    bad = [c for c in changes if c not in cols]
-    if bad:
-        raise ValueError(f"changes name column(s) {bad} that are not numeric driver columns "
-                         f"(driver columns: {cols})")
+    cols = change_columns(design, changes)
     rows = []
     total_b = np.zeros(len(b_boot))
     total = 0.0

@@ -216,6 +216,14 @@ def _design_r2(design: Design, model: str) -> np.ndarray:
     return _subset_r2_batch(corr(moments(design)), design.bounds)
 
 
+def _subset_design(frame, *, outcome, drivers, groups, weights, model: str) -> tuple[Design, np.ndarray]:
+    """Check ``model``, prepare the design (player cap by model) and return it with every subset's R²."""
+    check_option("model", model, ("linear", "logistic"))
+    design = prepare(frame, outcome=outcome, drivers=drivers, groups=groups, weights=weights,
+                      max_players=MAX_PLAYERS_LOGISTIC if model == "logistic" else MAX_PLAYERS)
+    return design, _design_r2(design, model)
+
+
 def subset_r2(frame: pd.DataFrame, *, outcome: str, drivers, groups=None, weights=None,
               model: str = "linear") -> pd.DataFrame:
     """R² of every sub-model of the drivers (all 2^p subsets).
@@ -272,10 +280,8 @@ def subset_r2(frame: pd.DataFrame, *, outcome: str, drivers, groups=None, weight
     2     2     1       b  0.197
     3     3     2    a, b  0.572
     """
-    check_option("model", model, ("linear", "logistic"))
-    design = prepare(frame, outcome=outcome, drivers=drivers, groups=groups, weights=weights,
-                      max_players=MAX_PLAYERS_LOGISTIC if model == "logistic" else MAX_PLAYERS)
-    r2 = _design_r2(design, model)
+    design, r2 = _subset_design(frame, outcome=outcome, drivers=drivers, groups=groups, weights=weights,
+                                model=model)
     g = len(design.players)
     masks = np.arange(1 << g, dtype=np.int64)
     names = [", ".join(design.players[j] for j in range(g) if m >> j & 1) for m in masks]
@@ -511,10 +517,8 @@ def dominance(frame: pd.DataFrame, *, outcome: str, drivers, groups=None, weight
     >>> dom.conditional.query("driver == 'fcr'")["mean_gain"].round(3).tolist()
     [0.253, 0.256, 0.259]
     """
-    check_option("model", model, ("linear", "logistic"))
-    design = prepare(frame, outcome=outcome, drivers=drivers, groups=groups, weights=weights,
-                      max_players=MAX_PLAYERS_LOGISTIC if model == "logistic" else MAX_PLAYERS)
-    r2 = _design_r2(design, model)
+    design, r2 = _subset_design(frame, outcome=outcome, drivers=drivers, groups=groups, weights=weights,
+                                model=model)
     g = len(design.players)
     names = list(design.players)
     cond = _conditional(r2, g)

@@ -36,7 +36,7 @@ from .._utils import isin, logit_fit, require_columns
 from ..errors import DataError, NotEnoughData, check_option
 from ..metric.loyalty import customer_anchor
 from ..metric.scoring import require_metric
-from ._common import coef_boot
+from ._common import change_columns, coef_boot
 
 __all__ = [
     "DEFAULT_DRIVERS",
@@ -595,10 +595,7 @@ def value_of_change(
     # --- driver model: point and resampled slopes (the resampling of cxlab.focus.what_if)
     design, b_hat, b_boot = coef_boot(frame, outcome="cx_value", drivers=drivers, groups=None, weights=None,
                                       n_boot=n_boot, seed=seed)
-    cols = list(design.columns)
-    bad = [c for c in changes if c not in cols]
-    if bad:
-        raise ValueError(f"changes name column(s) {bad} that are not numeric driver columns (driver columns: {cols})")
+    cols = change_columns(design, changes)
     delta = np.zeros(len(cols))
     for c, d in changes.items():
         delta[cols.index(c)] = float(d)

@@ -301,6 +301,14 @@ def customer_anchor(responses, customers, *, horizon_days, start, end, metrics):
     return last.reset_index(drop=True), coverage
 
 
+def _anchored(responses, customers, *, horizon_days, start, end, metrics):
+    """:func:`customer_anchor`, then :func:`require_anchors` (NotEnoughData when no customer is left)."""
+    anchors, coverage = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                                        metrics=metrics)
+    require_anchors(anchors, coverage, horizon_days=horizon_days)
+    return anchors, coverage
+
+
 def loyalty_prediction(
     responses: pd.DataFrame,
     customers: pd.DataFrame,
@@ -393,9 +401,8 @@ def loyalty_prediction(
     present = _present(responses, metrics)
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1; got {n_boot!r}")
-    anchors, coverage = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                         metrics=present)
-    require_anchors(anchors, coverage, horizon_days=horizon_days)
+    anchors, coverage = _anchored(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                                  metrics=present)
     rng = np.random.default_rng(seed)
     alpha = 100 * (1 - conf) / 2
     stay = ~anchors["churned"].to_numpy(bool)
@@ -520,9 +527,8 @@ def loyalty_calibration(
     2   promoter            2          0
     """
     present = _present(responses, metrics)
-    anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                    metrics=present)
-    require_anchors(anchors, cov, horizon_days=horizon_days)
+    anchors, cov = _anchored(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                             metrics=present)
     rows = []
     for m in present:
         raw = pd.to_numeric(anchors[m], errors="coerce")
@@ -597,9 +603,8 @@ def loyalty_revenue(
                     table="customer_revenue")
     if customers is None:
         customers = pd.DataFrame({"customer_id": customer_revenue["customer_id"].drop_duplicates()})
-    anchors, cov = customer_anchor(responses, customers, horizon_days=horizon_days, start=start, end=end,
-                                    metrics=present)
-    require_anchors(anchors, cov, horizon_days=horizon_days)
+    anchors, cov = _anchored(responses, customers, horizon_days=horizon_days, start=start, end=end,
+                             metrics=present)
     # months may arrive as text (a CSV export) or tz-aware timestamps: coerce to naive month starts
     months = pd.to_datetime(customer_revenue["month"], errors="coerce", utc=True).dt.tz_localize(None)
     if months.isna().all():

@@ -64,6 +64,13 @@ def _design(contacts: pd.DataFrame, covariates) -> pd.DataFrame:
     return pd.DataFrame(cols, index=contacts.index)
 
 
+def _covariate_design(contacts: pd.DataFrame, covariates) -> tuple[list, pd.DataFrame]:
+    """The covariates (None: :func:`default_covariates`) and their numeric design (:func:`_design`)."""
+    if covariates is None:
+        covariates = default_covariates(contacts)
+    return covariates, _design(contacts, covariates)
+
+
 def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     ok = ~np.isnan(x) & (w > 0)
     x, w = x[ok], w[ok]
@@ -146,9 +153,7 @@ def nonresponse_bias(
     check_option("reference", reference, ("not_surveyed", "all"))
     mask = _surveyed_mask(contacts, surveyed)
     ref_mask = ~mask if reference == "not_surveyed" else np.ones(len(mask), dtype=bool)
-    if covariates is None:
-        covariates = default_covariates(contacts)
-    X = _design(contacts, covariates)
+    covariates, X = _covariate_design(contacts, covariates)
     w = np.ones(len(contacts)) if weights is None else np.nan_to_num(np.asarray(weights, dtype=float), nan=0.0)
     rows = []
     for col in X.columns:
@@ -230,9 +235,7 @@ def propensity_weights(
     from statsmodels.discrete.discrete_model import Logit
 
     mask = _surveyed_mask(contacts, surveyed)
-    if covariates is None:
-        covariates = default_covariates(contacts)
-    X = _design(contacts, covariates)
+    covariates, X = _covariate_design(contacts, covariates)
     # drop one indicator per expanded text column (reference level)
     drop = []
     for c in covariates:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._stats import check_margin, cr1_factor
 from .._utils import as_list, require_columns
 from ..errors import DataError, check_option
 
@@ -111,10 +112,6 @@ def cluster_design(frame, *, outcome, treat, cluster, post=None, covariates=(), 
                    clusters=np.asarray(labels), n=len(data), k=k, treated=treated, post=post_v)
 
 
-def _cr1_factor(G: int, n: int, k: int) -> float:
-    return G / (G - 1) * (n - 1) / (n - k)
-
-
 def cr1_se(d: _Design) -> tuple[float, float]:
     """OLS/WLS coefficient of ``x`` and its CR1 standard error."""
     G = len(d.clusters)
@@ -122,8 +119,15 @@ def cr1_se(d: _Design) -> tuple[float, float]:
     beta = float(np.sum(d.w * d.xt * d.yt)) / D
     e = d.yt - d.xt * beta
     scores = np.bincount(d.codes, weights=d.w * d.xt * e, minlength=G)
-    se = math.sqrt(_cr1_factor(G, d.n, d.k) * float(np.sum(scores**2))) / D
+    se = math.sqrt(cr1_factor(G, d.n, d.k) * float(np.sum(scores**2))) / D
     return beta, se
+
+
+def _result_row(d: _Design, treat: str, post: str | None, beta: float, se: float, **middle) -> dict:
+    """The one-row result both tests return: term, estimate, se, t, then ``middle``, then the counts."""
+    return {"term": treat if post is None else f"{treat} x {post}",
+            "estimate": beta, "se": se, "t_stat": beta / se if se > 0 else np.nan, **middle,
+            "n": d.n, "n_clusters": len(d.clusters), "n_treated_clusters": int(d.treated.sum())}
 
 
 # --------------------------------------------------------------------------- wild cluster bootstrap
@@ -301,7 +305,7 @@ def wild_cluster_bootstrap(
     G = len(d.clusters)
     beta, se = cr1_se(d)
     t_obs = beta / se if se > 0 else np.nan
-    factor = _cr1_factor(G, d.n, d.k)
+    factor = cr1_factor(G, d.n, d.k)
     D, a_y, C_y, a_x, C_x = _wild_parts(d)
     v, enumerated = _draws(G, weights, n_boot, seed)
     alpha = 1 - conf
@@ -325,16 +329,11 @@ def wild_cluster_bootstrap(
     lo = hi = np.nan
     if ci:
         lo, hi = (_invert(p_at, beta, se, alpha, side) for side in (-1, 1))
-    row = {
-        "term": treat if post is None else f"{treat} x {post}",
-        "estimate": beta, "se": se, "t_stat": t_obs,
-        "p_cr1": float(2 * stats.t.sf(abs(t_obs), G - 1)), "p_boot": p_boot,
-        "ci_low": lo, "ci_high": hi, "n": d.n, "n_clusters": G, "n_treated_clusters": int(d.treated.sum()),
-        "weights": weights, "draws": int(v.shape[1]), "enumerated": enumerated}
+    row = _result_row(d, treat, post, beta, se,
+                      p_cr1=float(2 * stats.t.sf(abs(t_obs), G - 1)), p_boot=p_boot, ci_low=lo, ci_high=hi)
+    row.update({"weights": weights, "draws": int(v.shape[1]), "enumerated": enumerated})
     if margin is not None:
-        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and math.isfinite(margin)
-                and margin > 0):
-            raise ValueError(f"margin must be a positive number; got {margin!r}")
+        check_margin(margin)
         # TOST by the restricted bootstrap: H0 beta <= -m (reject for large t), H0 beta >= m (small t)
         t_lo, t_hi = (beta + margin) / se, (beta - margin) / se
         tol = 1e-12 * max(abs(t_lo), abs(t_hi), 1.0)
@@ -469,7 +468,7 @@ def randomization_inference(
         m = d.codes == h
         H[h] = R[m].T @ wR[m]
     Htot = H.sum(axis=0)
-    factor = _cr1_factor(G, d.n, d.k)
+    factor = cr1_factor(G, d.n, d.k)
 
     def stats_for(S):  # S: A x G 0/1
         num = S @ f
@@ -501,11 +500,8 @@ def randomization_inference(
     vals = np.abs(np.concatenate(vals))
     stat_obs = abs(beta if statistic == "coef" else beta / se)
     n_ge = int(np.sum(vals >= stat_obs * (1 - 1e-10)))
-    return pd.DataFrame([{
-        "term": treat if post is None else f"{treat} x {post}",
-        "estimate": beta, "se": se, "t_stat": beta / se if se > 0 else np.nan, "statistic": statistic,
-        "p_val": n_ge / len(vals), "rank": n_ge, "assignments": len(vals), "enumerated": enumerated,
-        "n": d.n, "n_clusters": G, "n_treated_clusters": G1}])
+    return pd.DataFrame([_result_row(d, treat, post, beta, se, statistic=statistic, p_val=n_ge / len(vals),
+                                     rank=n_ge, assignments=len(vals), enumerated=enumerated)])
 
 
 # --------------------------------------------------------------------------- which inference

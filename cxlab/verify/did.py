@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._stats import cr1_factor, tost_from_estimate
 from .._utils import as_list, require_columns
 from ..errors import NotEnoughData, check_option
 from ._common import check_prob, t_ci, to_stamp, to_time
@@ -266,7 +267,7 @@ def _twfe(data, *, regressor: str, unit: str, time_col: str, alpha: float) -> di
     model = sm.OLS(resid[:, 0], resid[:, 1]).fit(
         cov_type="cluster", cov_kwds={"groups": u.codes, "use_correction": False}, use_t=True)
     rank = T + int(np.linalg.matrix_rank(U)) + 1 if U.shape[1] else T + 1
-    factor = G / (G - 1) * (n_obs - 1) / (n_obs - rank)
+    factor = cr1_factor(G, n_obs, rank)
     se = float(np.sqrt(model.cov_params()[0, 0] * factor))
     est = float(model.params[0])
     lo, hi = t_ci(est, se, G - 1, alpha)
@@ -313,8 +314,6 @@ def _infer(data, res: dict, *, regressor, unit, time_col, alpha, inference, seed
     cells = res["_cells"].assign(x=lambda c: c["x"].astype(float))
     fe = (unit, "_period")
     if margin is not None and method in ("cr1", "placebo_in_space", "none"):
-        from .._stats import tost_from_estimate
-
         if method == "cr1" and np.isfinite(res["se"]) and res["se"] > 0:
             eq = tost_from_estimate(res["estimate"], res["se"], G - 1, margin=float(margin), alpha=alpha).iloc[0]
             out.update({"margin": float(margin), "p_equiv": float(eq["p_equiv"]), "equivalent": bool(eq["equivalent"])})
@@ -375,6 +374,11 @@ def _series(data, start, *, alpha):
         rows.append({"group": group, "week": int(week), "mean": mean, "ci_low": lo, "ci_high": hi,
                      "n": int(round(n))})
     return pd.DataFrame(rows)
+
+
+def _covers_zero(res: dict) -> bool:
+    """The check's interval covers 0 (what a pre-trend, placebo or A/A check should find)."""
+    return bool(res["ci_low"] <= 0 <= res["ci_high"])
 
 
 def pilot_readout(
@@ -560,7 +564,7 @@ def pre_trends(
         res = _twfe(data, regressor="_x", unit=unit, time_col=time_col, alpha=alpha)
         res = _infer(data, res, regressor="_x", unit=unit, time_col=time_col, alpha=alpha, inference=inference,
                      seed=seed, did=False)
-        rows.append({"outcome": out, **res, "parallel": bool(res["ci_low"] <= 0 <= res["ci_high"])})
+        rows.append({"outcome": out, **res, "parallel": _covers_zero(res)})
     return pd.DataFrame(rows)
 
 
@@ -641,8 +645,7 @@ def placebo(
             raise ValueError(f"placebo_date must fall inside the pre-period ({times.min()} .. {times.max()}); got {fake}")
         pre = pre.assign(_post=pre[time_col] >= fake)
         res = _did(pre, unit=unit, time_col=time_col, alpha=alpha, inference=inference, seed=seed)
-        rows.append({"outcome": out, **res, "placebo_date": fake,
-                     "covers_zero": bool(res["ci_low"] <= 0 <= res["ci_high"])})
+        rows.append({"outcome": out, **res, "placebo_date": fake, "covers_zero": _covers_zero(res)})
     return pd.DataFrame(rows)
 
 
@@ -711,7 +714,7 @@ def aa_split(
         control = control.assign(_treated=control[unit].isin(pseudo))
         res = _did(control, unit=unit, time_col=time_col, alpha=alpha, inference=inference, seed=seed)
         rows.append({"outcome": out, **res, "pseudo_treated": ", ".join(map(str, pseudo)),
-                     "covers_zero": bool(res["ci_low"] <= 0 <= res["ci_high"])})
+                     "covers_zero": _covers_zero(res)})
     return pd.DataFrame(rows)
 
 

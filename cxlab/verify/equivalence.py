@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .._stats import tost_from_estimate
+from .._stats import check_margin, tost_from_estimate
 from ..errors import DataError, check_option
 from .clusters import cluster_design, cr1_se
 
@@ -101,11 +101,7 @@ def tost(
     >>> res.loc[0, "sentence"]
     'within ±1 points (equivalence p = 0.028)'
     """
-    if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and math.isfinite(margin)
-            and margin > 0):
-        raise ValueError(f"margin must be a positive number; got {margin!r}")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 0.5):
-        raise ValueError(f"alpha must be a number strictly between 0 and 0.5; got {alpha!r}")
+    check_margin(margin, alpha)
     if isinstance(x, pd.DataFrame) and y is None:
         if outcome is None or treat is None or cluster is None:
             raise ValueError("the regression form needs outcome, treat and cluster")

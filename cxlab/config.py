@@ -59,6 +59,13 @@ def cache_dir() -> Path:
     return path
 
 
+def _if_given(check, v):
+    """Run ``check(v)`` unless ``v`` is None; return ``v`` (an optional field's validator)."""
+    if v is not None:
+        check(v)
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,9 +90,7 @@ class Derived(_Strict):
     @field_validator("expr")
     @classmethod
     def _only_expression(cls, v):
-        if v is not None:
-            check_expression(v)
-        return v
+        return _if_given(check_expression, v)
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -148,9 +153,7 @@ class Mapping(_Strict):
     @field_validator("filter", "not_offered")
     @classmethod
     def _filter_expression(cls, v):
-        if v is not None:
-            check_expression(v)
-        return v
+        return _if_given(check_expression, v)
 
     @field_validator("unknown", mode="before")
     @classmethod
@@ -282,9 +285,7 @@ class Source(_Strict):
     @field_validator("query")
     @classmethod
     def _read_only_query(cls, v):
-        if v is not None:
-            check_read_only_query(v)
-        return v
+        return _if_given(check_read_only_query, v)
 
     @model_validator(mode="after")
     def _need_path_or_query(self):

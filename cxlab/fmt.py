@@ -71,14 +71,13 @@ LABELS: dict[str, str] = {
     "ces_mean": "CES mean", "ces_n": "CES responses",
     # operational KPIs (step 2)
     "offered": "contacts offered", "handled": "contacts handled", "short_abandoned": "short abandons",
-    "service_level": "service level", "service_level_pct": "service level",
-    "abandon_rate": "abandon rate", "abandon_rate_pct": "abandon rate",
-    "asa": "average speed of answer", "asa_s": "average speed of answer",
-    "aht": "average handle time", "aht_s": "average handle time",
-    "fcr": "first-contact resolution (no repeat contact)", "fcr_pct": "first-contact resolution (no repeat contact)",
-    "transfer_rate": "transfer rate", "transfer_rate_pct": "transfer rate",
-    "hold_rate": "hold rate", "hold_rate_pct": "hold rate",
-    "occupancy": "occupancy", "occupancy_pct": "occupancy",
+    # a KPI and its column (``service_level`` and ``service_level_pct``) share one label
+    **{key: text for kpi, unit, text in (
+        ("service_level", "pct", "service level"), ("abandon_rate", "pct", "abandon rate"),
+        ("asa", "s", "average speed of answer"), ("aht", "s", "average handle time"),
+        ("fcr", "pct", "first-contact resolution (no repeat contact)"), ("transfer_rate", "pct", "transfer rate"),
+        ("hold_rate", "pct", "hold rate"), ("occupancy", "pct", "occupancy"),
+    ) for key in (kpi, f"{kpi}_{unit}")},
     "resolved_pct": "first-contact resolution",
     # derived contact / period drivers (steps 3-5)
     "handle_s": "handle time", "is_repeat": "repeat contacts", "tenure_days": "agent tenure",

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._core import _num
+
 __all__ = [
     "previous_run",
     "run_status",
@@ -90,13 +92,6 @@ def flatten_headlines(results: dict) -> pd.DataFrame:
         walk(step, "", rec)
     cols = ["step", "key", "value", "ci_low", "ci_high", "moe"]
     return pd.DataFrame(rows, columns=cols).sort_values(["step", "key"]).reset_index(drop=True)
-
-
-def _num(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def headline_changes(current: dict, previous: dict | None) -> pd.DataFrame:

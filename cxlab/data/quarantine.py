@@ -159,11 +159,7 @@ def collect_stage(stage: Stage) -> LoadResult:
     if rows_read != len(accepted) + len(quarantined) + excluded:  # pragma: no cover - invariant of the split
         raise RuntimeError(f"{spec.name}: accounting mismatch ({rows_read} read, {len(accepted)} accepted, "
                            f"{len(quarantined)} quarantined, {excluded} excluded)")
-    warnings = list(getattr(stage, "warnings", []))
-    if hasattr(stage, "warnings"):
-        _plausibility(stage, facts)
-        warnings = list(stage.warnings)
-    unknown = {c: facts["nulls"][c] for c in getattr(stage, "unknown_columns", ()) if c in facts["nulls"]}
+    warnings, unknown = _stage_notes(stage, facts)
     return LoadResult(table=spec.name, source=stage.label, accepted=accepted, quarantined=quarantined,
                       rows_read=rows_read, counts=counts, files=tuple(stage.files), rows_excluded=excluded,
                       warnings=tuple(warnings), unknown=unknown)
@@ -268,6 +264,20 @@ def _duration_columns(spec: Table) -> list[str]:
 
 #: hash buckets of customer ids for the exact "one id holds many contacts" check
 _BUCKETS = 1 << 16
+
+
+def _stage_notes(stage, facts: dict) -> tuple[list, dict]:
+    """The stage's warnings (with the plausibility checks on the accepted ``facts``) and its unknown counts.
+
+    ``unknown`` is ``{column: accepted nulls}`` for the columns the mapping's
+    ``unknown`` sentinels turned into nulls.
+    """
+    warnings = list(getattr(stage, "warnings", []))
+    if hasattr(stage, "warnings"):
+        _plausibility(stage, facts)
+        warnings = list(stage.warnings)
+    unknown = {c: facts["nulls"][c] for c in getattr(stage, "unknown_columns", ()) if c in facts["nulls"]}
+    return warnings, unknown
 
 
 def _accepted_facts(stage, accepted: pa.Table) -> dict:

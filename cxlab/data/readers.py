@@ -231,6 +231,11 @@ def bom_encoding(head: bytes) -> str | None:
     return None
 
 
+#: the first bytes of spreadsheet files that are not CSV, and what to call them
+_WORKBOOKS = ((b"PK\x03\x04", "an Excel workbook (.xlsx, a zip archive)"),
+              (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Excel workbook (.xls, an OLE file)"))
+
+
 def _check_text_file(path: str, table: str, encoding: str | None = None) -> str | None:
     """File-level checks of a CSV; returns the encoding its byte-order mark names (None without one)."""
     size = os.path.getsize(path)
@@ -238,14 +243,11 @@ def _check_text_file(path: str, table: str, encoding: str | None = None) -> str 
         raise SourceError("file is empty (0 bytes)", path=path, table=table)
     with open(path, "rb") as fh:
         head = fh.read(4096)
-    if head[:4] == b"PK\x03\x04":
-        raise SourceError("this is an Excel workbook (.xlsx, a zip archive), not a CSV file; "
-                          "save the sheet as CSV (or Parquet) and point the source at that file",
-                          path=path, table=table)
-    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise SourceError("this is a legacy Excel workbook (.xls, an OLE file), not a CSV file; "
-                          "save the sheet as CSV (or Parquet) and point the source at that file",
-                          path=path, table=table)
+    for magic, what in _WORKBOOKS:
+        if head.startswith(magic):
+            raise SourceError(f"this is {what}, not a CSV file; "
+                              "save the sheet as CSV (or Parquet) and point the source at that file",
+                              path=path, table=table)
     bom = bom_encoding(head)
     declared = (encoding or "").lower().replace("_", "-")
     if bom and bom != "utf-8" and declared and not declared.startswith(bom):

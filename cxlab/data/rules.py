@@ -150,6 +150,11 @@ def _one_of(expr: str, values) -> str:
     return "(" + " OR ".join(f"{expr} = {sql_literal(v)}" for v in values) + ")"
 
 
+def _parsed(v: str, src: str, out: str, bad: str) -> list[str]:
+    """Select items: ``v`` as ``out``, and ``bad`` true where ``src`` holds a value ``v`` cannot read."""
+    return [f"{v} AS {out}", f"({src} IS NOT NULL AND {v} IS NULL) AS {bad}"]
+
+
 def _text_value(v) -> str | None:
     if v is None:
         return None
@@ -354,14 +359,14 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
             i = quote_ident("__cx_i_" + c)
             out = quote_ident(c)
             bad = quote_ident("__cx_bad_" + c)
-            if col.dtype == "VARCHAR":
-                expr = i if k in ("text",) else (f"CAST({i} AS VARCHAR)" if k != "null" else "NULL::VARCHAR")
+            if k == "null" and col.dtype in ("VARCHAR", "DOUBLE", "BOOLEAN", "DATE"):  # absent: typed nulls
+                b_cols += [f"NULL::{col.dtype} AS {out}", f"false AS {bad}"]
+            elif col.dtype == "VARCHAR":
+                expr = i if k in ("text",) else f"CAST({i} AS VARCHAR)"
                 b_cols += [f"{expr} AS {out}", f"false AS {bad}"]
             elif col.dtype == "DOUBLE":
                 unit = mapping.duration_units.get(c, mapping.duration_unit) if _is_duration(col) else "s"
-                if k == "null":
-                    b_cols += [f"NULL::DOUBLE AS {out}", f"false AS {bad}"]
-                elif k == "text" and unit == "hms":
+                if k == "text" and unit == "hms":
                     hx = quote_ident("__cx_hx_" + c)
                     b_cols += [f"regexp_extract({_hms_text(i)}, {sql_literal(HMS_RE)}, ['neg', 'h', 'm', 's']) AS {hx}",
                                f"NULL::DOUBLE AS {out}"]
@@ -388,29 +393,25 @@ def _build_checks(con, raw: Raw, spec: Table, mapping: Mapping, timezone: str, *
                                f"{scale} AS {out}", f"coalesce(isinf({v}), false) AS {bad}"]
                 else:
                     v = f"TRY_CAST(CAST({i} AS VARCHAR) AS DOUBLE)"
-                    b_cols += [f"{v} AS {out}", f"({i} IS NOT NULL AND {v} IS NULL) AS {bad}"]
+                    b_cols += _parsed(v, i, out, bad)
             elif col.dtype == "BOOLEAN":
-                if k == "null":
-                    b_cols += [f"NULL::BOOLEAN AS {out}", f"false AS {bad}"]
-                elif k == "BOOLEAN":
+                if k == "BOOLEAN":
                     b_cols += [f"{i} AS {out}", f"false AS {bad}"]
                 else:
                     t = i if k == "text" else f"CAST({i} AS VARCHAR)"
                     v = (f"(CASE WHEN {_one_of(f'lower({t})', TRUE_TOKENS)} THEN true "
                          f"WHEN {_one_of(f'lower({t})', FALSE_TOKENS)} THEN false END)")
-                    b_cols += [f"{v} AS {out}", f"({t} IS NOT NULL AND {v} IS NULL) AS {bad}"]
+                    b_cols += _parsed(v, t, out, bad)
             elif col.dtype == "DATE":
-                if k == "null":
-                    b_cols += [f"NULL::DATE AS {out}", f"false AS {bad}"]
-                elif k == "text":
+                if k == "text":
                     if mapping.date_format:
                         v = f"CAST(try_strptime({i}, {sql_literal(mapping.date_format)}) AS DATE)"
                     else:
                         v = f"coalesce(TRY_CAST({i} AS DATE), CAST(TRY_CAST({i} AS TIMESTAMP) AS DATE))"
-                    b_cols += [f"{v} AS {out}", f"({i} IS NOT NULL AND {v} IS NULL) AS {bad}"]
+                    b_cols += _parsed(v, i, out, bad)
                 else:
                     v = f"TRY_CAST({i} AS DATE)"
-                    b_cols += [f"{v} AS {out}", f"({i} IS NOT NULL AND {v} IS NULL) AS {bad}"]
+                    b_cols += _parsed(v, i, out, bad)
             elif col.dtype == "TIMESTAMPTZ":
                 loc, awr, isaw = quote_ident("__cx_l_" + c), quote_ident("__cx_a_" + c), quote_ident("__cx_aw_" + c)
                 if k == "null":

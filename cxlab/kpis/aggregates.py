@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, suggest
+from ._common import check_timezone
 from .definitions import PERIODS
 from .table import _finish
 
@@ -203,14 +204,9 @@ def kpi_table_from_aggregates(aggregates: pd.DataFrame, *, by=("day",), grain: s
     >>> w.attrs["not_measured"]["aht"]
     "aggregates: column 'aht_s' is not mapped"
     """
-    import zoneinfo
-
     if not isinstance(aggregates, pd.DataFrame):
         raise TypeError(f"aggregates must be a pandas DataFrame; got {type(aggregates).__name__}")
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except Exception:
-        raise ValueError(f"unknown time zone {timezone!r}; use an IANA name such as 'America/New_York'") from None
+    check_timezone(timezone)
     df = aggregates.reset_index(drop=True)
     missing = [c for c in ("period_start", "offered") if c not in df.columns]
     if missing:

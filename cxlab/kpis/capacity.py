@@ -18,6 +18,13 @@ from .table import kpi_table
 __all__ = ["erlang_check", "erlang_check_from_aggregates"]
 
 
+def _need_staffing(staffing) -> None:
+    """Raise :class:`~cxlab.errors.NotEnoughData` without a staffing table (or with an empty one)."""
+    if staffing is None or len(staffing) == 0:
+        raise NotEnoughData("no staffing table (staffed agents per interval and queue): the Erlang check "
+                            "compares actual service level with what the staffed agents should give")
+
+
 def erlang_check(interactions, staffing: pd.DataFrame, *, options=None, timezone: str = "UTC",
                  concurrency: dict | None = None, band_width_pct: float = 10.0) -> pd.DataFrame:
     """Actual service level per 30-minute interval beside the Erlang C and Erlang A expectation.
@@ -79,9 +86,7 @@ def erlang_check(interactions, staffing: pd.DataFrame, *, options=None, timezone
     docs/KPI_DEFINITIONS.md (Erlang C); Garnett, Mandelbaum & Reiman (2002) for
     Erlang A and the patience estimate.
     """
-    if staffing is None or len(staffing) == 0:
-        raise NotEnoughData("no staffing table (staffed agents per interval and queue): the Erlang check "
-                            "compares actual service level with what the staffed agents should give")
+    _need_staffing(staffing)
     o = coerce_options(options)
     src = InteractionsInput(interactions)
     try:
@@ -208,9 +213,7 @@ def erlang_check_from_aggregates(aggregates: pd.DataFrame, staffing: pd.DataFram
     from .aggregates import kpi_table_from_aggregates
     from .table import _staffing_agg
 
-    if staffing is None or len(staffing) == 0:
-        raise NotEnoughData("no staffing table (staffed agents per interval and queue): the Erlang check "
-                            "compares actual service level with what the staffed agents should give")
+    _need_staffing(staffing)
     o = coerce_options(options)
     if "queue" not in aggregates.columns or not aggregates["queue"].notna().any():
         raise NotEnoughData("the aggregates have no queue: staffing is per queue")

@@ -76,6 +76,18 @@ def _arr(x, name, *, positive=False, nonneg=False):
     return arr
 
 
+def _load(n, a):
+    """Agents ``n`` (> 0) and offered load ``a`` (Erlangs, >= 0) as checked float arrays."""
+    return _arr(n, "n", positive=True), _arr(a, "a", nonneg=True)
+
+
+def _queue(n, a, aht_s):
+    """Checked ``n``, ``a``, ``aht`` and the Erlang C wait probability :math:`C(n, A)`."""
+    n, a = _load(n, a)
+    aht = _arr(aht_s, "aht_s", positive=True)
+    return n, a, aht, np.asarray(erlang_c(n, a))
+
+
 def _out(arr):
     """Return a 0-d result as a numpy float, arrays unchanged."""
     arr = np.asarray(arr)
@@ -149,8 +161,7 @@ def erlang_b(n, a):
     >>> round(float(erlang_b(2, 1)), 6)  # (1/2) / (1 + 1 + 1/2)
     0.2
     """
-    n = _arr(n, "n", positive=True)
-    a = _arr(a, "a", nonneg=True)
+    n, a = _load(n, a)
     n, a = np.broadcast_arrays(n, a)
     out = np.zeros(n.shape)
     pos = a > 0
@@ -189,8 +200,7 @@ def erlang_c(n, a):
     >>> round(float(erlang_c(14, 10)), 4)
     0.1741
     """
-    n = _arr(n, "n", positive=True)
-    a = _arr(a, "a", nonneg=True)
+    n, a = _load(n, a)
     return _out(_erlang_c(n, a))
 
 
@@ -216,11 +226,8 @@ def service_level(n, a, *, aht_s, t_s):
     >>> round(float(service_level(14, 10, aht_s=180, t_s=20)), 4)
     0.8884
     """
-    n = _arr(n, "n", positive=True)
-    a = _arr(a, "a", nonneg=True)
-    aht = _arr(aht_s, "aht_s", positive=True)
+    n, a, aht, c = _queue(n, a, aht_s)
     t = _arr(t_s, "t_s", nonneg=True)
-    c = np.asarray(erlang_c(n, a))
     n, a, aht, t, c = np.broadcast_arrays(n, a, aht, t, c)
     stable = n > a
     with np.errstate(over="ignore", invalid="ignore"):
@@ -241,10 +248,7 @@ def asa(n, a, *, aht_s):
     >>> round(float(asa(14, 10, aht_s=180)), 2)
     7.83
     """
-    n = _arr(n, "n", positive=True)
-    a = _arr(a, "a", nonneg=True)
-    aht = _arr(aht_s, "aht_s", positive=True)
-    c = np.asarray(erlang_c(n, a))
+    n, a, aht, c = _queue(n, a, aht_s)
     n, a, aht, c = np.broadcast_arrays(n, a, aht, c)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(n > a, c * aht / np.where(n > a, n - a, 1.0), np.inf)
@@ -259,8 +263,7 @@ def occupancy(n, a):
     >>> round(float(occupancy(14, 10)), 4)
     0.7143
     """
-    n = _arr(n, "n", positive=True)
-    a = _arr(a, "a", nonneg=True)
+    n, a = _load(n, a)
     return _out(np.minimum(a / n, 1.0))
 
 

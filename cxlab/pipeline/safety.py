@@ -109,6 +109,34 @@ def interrupted() -> RunInterrupted | None:
     return _INTERRUPTED[-1] if _INTERRUPTED else None
 
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _signals_set(handler, *, reset=None):
+    """Set ``handler`` for SIGTERM and SIGINT while the block runs, then restore the previous handlers.
+
+    ``reset`` (if given) is called before the handler is set and again after
+    the previous handlers are back. Outside the main thread (where Python
+    cannot install handlers) this sets nothing and calls nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    if reset is not None:
+        reset()
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        if reset is not None:
+            reset()
+
+
 @contextlib.contextmanager
 def interrupts():
     """Turn SIGTERM and SIGINT into :class:`RunInterrupted` while the block runs.
@@ -118,14 +146,9 @@ def interrupts():
     previous handlers are restored on exit. Outside the main thread (where
     Python cannot install handlers) this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    _INTERRUPTED.clear()
 
     def handler(signum, frame):
-        for s in previous:  # a second Ctrl-C must not interrupt the clean-up
+        for s in _SIGNALS:  # a second Ctrl-C must not interrupt the clean-up
             signal.signal(s, signal.SIG_IGN)
         # killed kernels make nbclient and asyncio log "Kernel died" / "Task exception was never retrieved"
         # with tracebacks while the run is torn down; the run prints its own one-line message instead
@@ -137,30 +160,16 @@ def interrupts():
         _INTERRUPTED.append(exc)
         raise exc
 
-    for s in previous:
-        signal.signal(s, handler)
-    try:
+    # cleared on exit too: the run has cleaned up, later runs in this process start afresh
+    with _signals_set(handler, reset=_INTERRUPTED.clear):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _INTERRUPTED.clear()  # the run has cleaned up: later runs in this process start afresh
 
 
 @contextlib.contextmanager
 def shielded():
     """Ignore SIGTERM / SIGINT during a short clean-up (main thread only), then restore."""
-    if threading.current_thread() is not threading.main_thread():
+    with _signals_set(signal.SIG_IGN):
         yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    for s in previous:
-        signal.signal(s, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------- kernels

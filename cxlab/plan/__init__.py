@@ -107,6 +107,29 @@ def _nonnull(df, col) -> Any:
     return df[col].dropna()
 
 
+def _column_gaps(tables: Mapping[str, Any], wanted: Mapping[str, Any], absent: set, *, varies: bool) -> list[str]:
+    """Phrases for the ``wanted`` columns (table -> columns) of the tables not ``absent``.
+
+    A column is *not mapped* (not in the table), *empty* (all null) or, with
+    ``varies``, has *a single value* (a comparison across it has nothing to compare).
+    """
+    out: list[str] = []
+    for name, cols in wanted.items():
+        if name in absent:
+            continue
+        df = tables[name]
+        for col in cols:
+            if col not in df.columns:
+                out.append(f"column {col!r} of {name} is not mapped")
+                continue
+            vals = _nonnull(df, col)
+            if vals.empty:
+                out.append(f"column {col!r} of {name} is empty")
+            elif varies and len(vals.unique()) == 1:
+                out.append(f"column {col!r} of {name} has a single value ({str(vals.unique()[0])!r})")
+    return out
+
+
 def missing(sec: Section, tables: Mapping[str, Any], config: Any = None) -> list[str]:
     """What a section lacks on these (windowed) tables, as short phrases; [] = it can run.
 
@@ -145,28 +168,8 @@ def missing(sec: Section, tables: Mapping[str, Any], config: Any = None) -> list
             out.append(f"no {name} table in the window" if df is None or name not in tables
                        else f"no {name} rows in the window")
             absent.add(name)
-    for name, cols in sec.columns.items():
-        if name in absent:
-            continue
-        df = tables[name]
-        for col in cols:
-            if col not in df.columns:
-                out.append(f"column {col!r} of {name} is not mapped")
-            elif _nonnull(df, col).empty:
-                out.append(f"column {col!r} of {name} is empty")
-    for name, cols in sec.varies.items():
-        if name in absent:
-            continue
-        df = tables[name]
-        for col in cols:
-            if col not in df.columns:
-                out.append(f"column {col!r} of {name} is not mapped")
-                continue
-            vals = _nonnull(df, col).unique()
-            if len(vals) == 0:
-                out.append(f"column {col!r} of {name} is empty")
-            elif len(vals) == 1:
-                out.append(f"column {col!r} of {name} has a single value ({str(vals[0])!r})")
+    out += _column_gaps(tables, sec.columns, absent, varies=False)
+    out += _column_gaps(tables, sec.varies, absent, varies=True)
     for name, n in sec.min_rows.items():
         if name in absent:
             continue

@@ -29,7 +29,7 @@ def _period_cx(tables, config) -> str | None:
     if s is not None and len(s) and metric in s.columns and s[metric].notna().any():
         return None
     a = tables.get("aggregates")
-    if a is not None and len(a) and any(c.startswith(metric) and a[c].notna().any() for c in a.columns):
+    if a is not None and len(a) and any(str(c).startswith(metric) and a[c].notna().any() for c in a.columns):
         return None
     return f"no {metric.upper()} response in the window"
 

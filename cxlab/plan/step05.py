@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import Section
-from .step04 import _period_cx, _period_data
+from .step04 import _contact_grain, _period_cx, _period_data
 
 
 def _period_grain(tables, config) -> str | None:
@@ -11,15 +11,6 @@ def _period_grain(tables, config) -> str | None:
     if inter is not None and len(inter) and surveys is not None and len(surveys) and not _period_cx(tables, config):
         return "the contact grain is used (responses joined to their contacts)"
     return _period_data(tables, config) or _period_cx(tables, config)
-
-
-def _contact_grain(tables, config) -> str | None:
-    df = tables.get("interactions")
-    if df is None or len(df) == 0:
-        a = tables.get("aggregates")
-        return "no contact-level data (interactions) in the window" + (
-            " — only aggregates" if a is not None and len(a) else "")
-    return None
 
 
 _CONTACT = dict(tables=("interactions",), cx=True, check=_contact_grain)

@@ -9,18 +9,7 @@ CX, lever and pilot sections.
 from __future__ import annotations
 
 from . import Section
-
-
-def _cx(tables, config) -> str | None:
-    metric = getattr(config, "cx_metric", None) or "csat"
-    s = tables.get("surveys")
-    if s is not None and len(s) and metric in s.columns and s[metric].notna().any():
-        return None
-    a = tables.get("aggregates")
-    if a is not None and len(a) and any(str(c).startswith(metric) and a[c].notna().any() for c in a.columns):
-        return None
-    return f"no {metric.upper()} response in the window"
-
+from .step04 import _period_cx as _cx
 
 #: In notebook order; ``ctx.needs(key)`` in ``notebooks/07_brief.ipynb`` looks them up here.
 SECTIONS: list[Section] = [

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
 
-__all__ = ["PALETTE", "set_theme", "new_figure"]
+__all__ = ["PALETTE", "set_theme", "new_figure", "rows_axes"]
 
 PALETTE = {
     "primary": "#1f4e79",
@@ -37,3 +38,32 @@ def set_theme() -> None:
 def new_figure(width: float = 8, height: float = 3.6, **kwargs):
     """Return ``(fig, ax)`` with the cxlab size defaults."""
     return plt.subplots(figsize=(width, height), **kwargs)
+
+
+def rows_axes(ax, n: int, *, per: float, pad: float, low: float):
+    """Return ``(ax, y)`` for a chart of ``n`` horizontal rows.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes or None
+        Drawn on when given; otherwise a new figure of the default width.
+    n : int
+        Number of rows.
+    per, pad, low : float
+        The new figure is :math:`\\max(low, per \\cdot n + pad)` inches tall.
+
+    Returns
+    -------
+    (matplotlib.axes.Axes, numpy.ndarray)
+        The axes and the row positions ``0 .. n-1``.
+
+    Examples
+    --------
+    >>> ax, y = rows_axes(None, 3, per=0.5, pad=1, low=2.0)
+    >>> ax.figure.get_size_inches().tolist(), y.tolist()
+    ([8.0, 2.5], [0, 1, 2])
+    >>> plt.close(ax.figure)
+    """
+    if ax is None:
+        _, ax = new_figure(height=max(low, per * n + pad))
+    return ax, np.arange(n)

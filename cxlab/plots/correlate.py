@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..fmt import label
-from ._style import PALETTE, new_figure
+from ._style import PALETTE, new_figure, rows_axes
 
 __all__ = [
     "correlation_heatmap",
@@ -73,9 +73,7 @@ def ranked_correlations(result: pd.DataFrame, *, value: str = "r", p_col: str = 
     Filled markers: ``p_col < alpha``; hollow: not significant.
     """
     d = result.assign(_abs=result[value].abs()).sort_values("_abs", kind="stable").reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.2, 0.34 * len(d) + 1.0))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.34, pad=1.0, low=2.2)
     sig = _sig(d, p_col, alpha)
     if {"ci_low", "ci_high"} <= set(d.columns) and d["ci_low"].notna().any():
         ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=2, zorder=1)
@@ -154,9 +152,7 @@ def pair_scatter(frame: pd.DataFrame, *, y: str, xs, labels=None, annotations=No
 def partial_vs_raw(partial: pd.DataFrame, *, labels=None, ax=None, title: str | None = None):
     """Dumbbell: raw r (hollow) → partial r (filled, with CI) per candidate."""
     d = partial.assign(_abs=partial["r_raw"].abs()).sort_values("_abs", kind="stable").reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.2, 0.36 * len(d) + 1.0))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.36, pad=1.0, low=2.2)
     ax.hlines(y, d["r_raw"], d["r_partial"], color=PALETTE["band"], lw=3, zorder=1)
     ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["primary"], lw=1, zorder=2)
     ax.scatter(d["r_raw"], y, facecolors="white", edgecolors=PALETTE["neutral"], s=45, zorder=3, label="raw r")
@@ -176,9 +172,7 @@ def odds_ratio_chart(logit: pd.DataFrame, *, role: str | None = "predictor", alp
     """Forest plot of odds ratios (log scale) with CIs from ``correlate.contact_logit``."""
     d = logit if role is None else logit[logit["role"] == role]
     d = d.iloc[::-1].reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.2, 0.36 * len(d) + 1.0))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.36, pad=1.0, low=2.2)
     sig = _sig(d, "p_val", alpha)
     colors = np.where(d["odds_ratio"] >= 1, PALETTE["good"], PALETTE["bad"])
     ax.hlines(y, d["or_low"], d["or_high"], color=PALETTE["neutral"], lw=2, zorder=1)
@@ -205,9 +199,7 @@ def odds_ratio_chart(logit: pd.DataFrame, *, role: str | None = "predictor", alp
 def within_between_chart(within: pd.DataFrame, *, labels=None, ax=None, title: str | None = None):
     """Grouped bars per candidate: pooled r, between-subject r and within-subject r (rm_corr)."""
     d = within.reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.4, 0.45 * len(d) + 1.0))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.45, pad=1.0, low=2.4)
     h = 0.26
     subject = d["subject"].iloc[0] if "subject" in d.columns and len(d) else "subject"
     ax.barh(y + h, d["r_pooled"], height=h, color=PALETTE["neutral"], label="pooled (all contacts)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE, new_figure
+from ._style import PALETTE, new_figure, rows_axes
 
 __all__ = ["driver_importance", "driver_ranks", "dominance_matrix", "quadrant_chart", "what_if_chart"]
 
@@ -22,9 +22,7 @@ def driver_importance(importance: pd.DataFrame, *, ax=None, title: str | None = 
     the rank interval (``#1`` or ``#2–3``).
     """
     d = importance.sort_values("rank", ascending=False).reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.2, 0.4 * len(d) + 1))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.4, pad=1, low=2.2)
     share = 100 * d["share"].to_numpy()
     lo, hi = 100 * d["share_ci_low"].to_numpy(), 100 * d["share_ci_high"].to_numpy()
     ax.barh(y, share, color=PALETTE["band"], edgecolor=PALETTE["primary"], height=0.6)
@@ -147,9 +145,7 @@ def quadrant_chart(quadrant: pd.DataFrame, *, ax=None, title: str | None = None)
 def what_if_chart(what_if: pd.DataFrame, *, unit: str = "CX points", ax=None, title: str | None = None):
     """Predicted CX change per stated KPI change with its interval (``cxlab.focus.what_if``)."""
     d = what_if.iloc[::-1].reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.0, 0.45 * len(d) + 1))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.45, pad=1, low=2.0)
     eff = d["effect"].to_numpy(dtype=float)
     total = (d["driver"] == "total").to_numpy()
     ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=2)

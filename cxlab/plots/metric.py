@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE, new_figure
+from ._style import PALETTE, new_figure, rows_axes
 
 __all__ = ["cx_trend", "cx_segments", "cx_smd", "cx_auc", "cx_calibration"]
 
@@ -55,9 +55,7 @@ def cx_segments(comparison: pd.DataFrame, *, ax=None, title: str | None = None):
     Filled markers: significant after the FDR adjustment.
     """
     d = comparison.sort_values("level", ascending=False).reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.0, 0.35 * len(d) + 1))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.35, pad=1, low=2.0)
     sig = d["significant"].fillna(False).astype(bool).to_numpy()
     ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=1.5)
     ax.scatter(d["diff"][sig], y[sig], color=PALETTE["accent"], zorder=3, label="significant (FDR)")
@@ -79,9 +77,7 @@ def cx_smd(before: pd.DataFrame, after: pd.DataFrame | None = None, *, threshold
            title: str | None = None):
     """Love plot of ``cx.nonresponse_bias``: |SMD| per covariate, before (and after) weighting."""
     d = before.sort_values("covariate", ascending=False).reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.0, 0.3 * len(d) + 1))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.3, pad=1, low=2.0)
     ax.scatter(d["smd"].abs(), y, color=PALETTE["accent"], label="surveyed vs not", zorder=3)
     if after is not None:
         a = after.set_index("covariate").reindex(d["covariate"])
@@ -98,9 +94,7 @@ def cx_smd(before: pd.DataFrame, after: pd.DataFrame | None = None, *, threshold
 def cx_auc(auc: pd.DataFrame, *, ax=None, title: str | None = None):
     """AUC per metric with its bootstrap interval (``LoyaltyResult.auc``)."""
     d = auc.sort_values("auc").reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.0, 0.45 * len(d) + 1))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.45, pad=1, low=2.0)
     ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=2)
     ax.scatter(d["auc"], y, color=PALETTE["primary"], zorder=3)
     ax.axvline(0.5, color="black", lw=0.8, ls="--")
@@ -113,9 +107,8 @@ def cx_auc(auc: pd.DataFrame, *, ax=None, title: str | None = None):
 def cx_calibration(calibration: pd.DataFrame, *, ax=None, title: str | None = None):
     """Churn rate by score band with Wilson intervals (``cx.loyalty_calibration``)."""
     d = calibration.reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.2, 0.3 * len(d) + 1))
-    y = np.arange(len(d))[::-1]
+    ax, y = rows_axes(ax, len(d), per=0.3, pad=1, low=2.2)
+    y = y[::-1]
     colors = [PALETTE["primary"], PALETTE["accent"], PALETTE["good"]]
     metrics = list(dict.fromkeys(d["metric"]))
     cmap = {m: colors[i % len(colors)] for i, m in enumerate(metrics)}

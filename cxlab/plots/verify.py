@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE, new_figure
+from ._style import PALETTE, new_figure, rows_axes
 
 __all__ = ["holdout_chart", "episodes_chart", "power_chart", "did_chart"]
 
@@ -44,9 +44,7 @@ def holdout_chart(predictions: pd.DataFrame, *, label: str = "CX", ax=None, titl
 def episodes_chart(episodes: pd.DataFrame, *, label: str = "CX change", ax=None, title: str | None = None):
     """Observed CX change (with CI) vs the predicted change, per natural-experiment episode."""
     d = episodes.sort_values("start", ascending=False).reset_index(drop=True)
-    if ax is None:
-        _, ax = new_figure(height=max(2.0, 0.35 * len(d) + 1.2))
-    y = np.arange(len(d))
+    ax, y = rows_axes(ax, len(d), per=0.35, pad=1.2, low=2.0)
     ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=1.5)
     ax.scatter(d["observed"], y, color=PALETTE["primary"], zorder=3, label="observed (95% CI)")
     ax.scatter(d["predicted"], y, marker="D", facecolors="white", edgecolors=PALETTE["accent"], zorder=4,

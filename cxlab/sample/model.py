@@ -305,6 +305,14 @@ WEB = {"visits_per_contact": 20.0, "weekly": (1.10, 1.08, 1.05, 1.02, 0.98, 0.90
 
 
 # =========================================================================== helpers
+def check_size(days: int, contacts_per_day: int) -> None:
+    """Raise ValueError unless ``days`` and ``contacts_per_day`` are both at least 1."""
+    if days < 1:
+        raise ValueError(f"days must be >= 1; got {days}")
+    if contacts_per_day < 1:
+        raise ValueError(f"contacts_per_day must be >= 1; got {contacts_per_day}")
+
+
 def stream_rng(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per pipeline step, so steps do not shift each other."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])

@@ -57,6 +57,7 @@ from .model import (
     Calendar,
     Sim,
     calendar,
+    check_size,
     latent,
     logistic,
     lognormal,
@@ -369,10 +370,7 @@ def run_simulation(seed: int, days: int, contacts_per_day: int, start: str,
     80/20 plan make many contacts wait 5-120 s, where the small default
     center's waits are mostly 0 or minutes.
     """
-    if days < 1:
-        raise ValueError(f"days must be >= 1; got {days}")
-    if contacts_per_day < 1:
-        raise ValueError(f"contacts_per_day must be >= 1; got {contacts_per_day}")
+    check_size(days, contacts_per_day)
     cal = calendar(start, days)
     lam, fc, outage_mult = rates(cal, contacts_per_day, stream_rng(seed, "rates"))
     aht = _planning_aht()

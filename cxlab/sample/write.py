@@ -61,6 +61,7 @@ from .model import (
     Agents,
     Calendar,
     Sim,
+    check_size,
     stream_rng,
 )
 from .simulate import COMMENTS, revenue_months, run_simulation
@@ -116,16 +117,24 @@ def _id_width(n: int, minimum: int = 8) -> int:
     return max(minimum, len(str(max(n, 1))))
 
 
+def _interaction_ids(sim: Sim, idx: np.ndarray) -> pa.Array:
+    """``I000000001``-style ids of the 0-based contact indices ``idx`` (one width for the whole sample)."""
+    return fixed_ids("I", idx + 1, _id_width(sim.c["t"].size, 9))
+
+
+def _customer_ids(sim: Sim, cust: np.ndarray) -> pa.Array:
+    """``C0000001``-style ids of the 0-based customer indices ``cust`` (one width for the whole sample)."""
+    return fixed_ids("C", cust.astype(np.int64) + 1, _id_width(sim.cust["segment"].size, 7))
+
+
 def _interactions_table(sim: Sim, lo: int, hi: int) -> pa.Table:
     c, ag = sim.c, sim.ag
     sl = slice(lo, hi)
     ab = c["abandoned"][sl]
     agent = c["agent"][sl]
-    width = _id_width(c["t"].size, 9)
-    cust_w = _id_width(sim.cust["segment"].size, 7)
     return pa.table({
-        "interaction_id": fixed_ids("I", np.arange(lo, hi) + 1, width),
-        "customer_id": fixed_ids("C", c["cust"][sl].astype(np.int64) + 1, cust_w),
+        "interaction_id": _interaction_ids(sim, np.arange(lo, hi)),
+        "customer_id": _customer_ids(sim, c["cust"][sl]),
         "channel": _strings_by_code(CHANNELS, c["ch"][sl]),
         "direction": pa.array(np.full(hi - lo, "inbound"), pa.string()) if hi > lo else pa.array([], pa.string()),
         "queue": _strings_by_code(QUEUES, c["q"][sl]),
@@ -156,8 +165,8 @@ def _surveys_table(sim: Sim, lo: int, hi: int) -> pa.Table:
     com = sv["comment"][sl]
     return pa.table({
         "response_id": fixed_ids("R", np.arange(lo, hi) + 1, _id_width(sv["idx"].size, 8)),
-        "interaction_id": fixed_ids("I", idx + 1, _id_width(c["t"].size, 9)),
-        "customer_id": fixed_ids("C", c["cust"][idx].astype(np.int64) + 1, _id_width(sim.cust["segment"].size, 7)),
+        "interaction_id": _interaction_ids(sim, idx),
+        "customer_id": _customer_ids(sim, c["cust"][idx]),
         "responded_at": _ts(_any_local_to_utc_ns(sim.cal, sv["t"][sl])),
         "csat": pa.array(sv["csat"][sl]),
         "nps": pa.array(sv["nps"][sl]),
@@ -242,7 +251,7 @@ def _customers_table(sim: Sim) -> pa.Table:
     churn = cu["churn_t"][ids]
     churned = churn < cal.days * DAY_S
     return pa.table({
-        "customer_id": fixed_ids("C", ids.astype(np.int64) + 1, _id_width(cu["segment"].size, 7)),
+        "customer_id": _customer_ids(sim, ids),
         "segment": _strings_by_code(SEGMENTS, cu["segment"][ids]),
         "first_seen": _ts(_any_local_to_utc_ns(cal, cu["since_t"][ids])),
         "churned_at": pa.array(_any_local_to_utc_ns(cal, np.where(churned, churn, 0.0)), pa.int64(),
@@ -252,7 +261,7 @@ def _customers_table(sim: Sim) -> pa.Table:
 
 def _revenue_table(sim: Sim, rows: dict) -> pa.Table:
     return pa.table({
-        "customer_id": fixed_ids("C", rows["cust"].astype(np.int64) + 1, _id_width(sim.cust["segment"].size, 7)),
+        "customer_id": _customer_ids(sim, rows["cust"]),
         "month": pa.array(rows["month"], pa.date32()),
         "revenue": pa.array(rows["revenue"]),
         "products_held": pa.array(rows["held"]),
@@ -319,10 +328,7 @@ def _check(seed, days, contacts_per_day, center_contacts_per_day=None):
     for name, v in (("seed", seed), ("days", days), ("contacts_per_day", contacts_per_day)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name} must be an int; got {type(v).__name__}")
-    if days < 1:
-        raise ValueError(f"days must be >= 1; got {days}")
-    if contacts_per_day < 1:
-        raise ValueError(f"contacts_per_day must be >= 1; got {contacts_per_day}")
+    check_size(days, contacts_per_day)
     c = center_contacts_per_day
     if c is not None:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):

@@ -483,6 +483,9 @@ def test_sign_disagreement_on_simpsons_paradox():
     per = period_correlations(period, cx="cx_value", candidates=["aht_s"], methods=("pearson",), n_boot=0)
     con = contact_correlations(contacts, cx="csat", candidates=["handle_s"], method="pearson")
     assert per["r"].iloc[0] > 0.5 and con["r"].iloc[0] < -0.1  # the constructed paradox
+    # the values themselves: scipy.stats.pearsonr across days and across contacts
+    assert per["r"].iloc[0] == pytest.approx(stats.pearsonr(period["aht_s"], period["cx_value"])[0], abs=1e-12)
+    assert con["r"].iloc[0] == pytest.approx(stats.pearsonr(contacts["handle_s"], contacts["csat"])[0], abs=1e-12)
     with pytest.warns(SignDisagreementWarning, match=r"ecological fallacy / Simpson's paradox: aht_s vs "
                       r"cx_value is positive across days .* but handle_s vs csat is negative across contacts"):
         res = sign_disagreements(per, con)
@@ -494,6 +497,12 @@ def test_sign_disagreement_on_simpsons_paradox():
     # within-day (rm_corr by day) recovers the contact-level sign; the between-day r the period one
     wa = within_agent(contacts, cx="csat", candidates=["handle_s"], subject="day").iloc[0]
     assert wa["r_rm"] < 0 < wa["r_between"]
+    # pingouin.rm_corr (Bakdash & Marusich 2017) for r_rm; scipy pearsonr of the day means for r_between
+    pg = pytest.importorskip("pingouin")
+    ref = pg.rm_corr(data=contacts, x="handle_s", y="csat", subject="day")
+    assert wa["r_rm"] == pytest.approx(float(ref["r"].iloc[0]), abs=1e-10)
+    means = contacts.groupby("day")[["handle_s", "csat"]].mean()
+    assert wa["r_between"] == pytest.approx(stats.pearsonr(means["handle_s"], means["csat"])[0], abs=1e-10)
 
 
 def test_no_sign_disagreement_when_signs_agree():
@@ -532,8 +541,16 @@ def test_sample_handle_time_is_confounded_by_contact_reason(sample_contacts, sam
     by_reason = explain_confounder(df, cx="csat", x="handle_s", confounder="contact_reason").iloc[0]
     # raw: clearly negative
     assert by_reason["r_raw"] < -0.1 and by_reason["raw_ci_high"] < 0
+    assert by_reason["r_raw"] == pytest.approx(stats.pearsonr(df["handle_s"], df["csat"])[0], abs=1e-10)  # scipy
     # controlling for contact reason removes most of it (reason carries the complexity)
     assert by_reason["share_explained"] > 0.5
+    # partial r by hand: Pearson r of the residuals of handle_s and csat on contact-reason indicators
+    # (= each value minus its reason's mean); share_explained = 1 - r_partial / r_raw (docstring)
+    res_x = df["handle_s"] - df.groupby("contact_reason")["handle_s"].transform("mean")
+    res_y = df["csat"] - df.groupby("contact_reason")["csat"].transform("mean")
+    r_partial = stats.pearsonr(res_x, res_y)[0]
+    assert by_reason["r_partial"] == pytest.approx(r_partial, abs=1e-8)
+    assert by_reason["share_explained"] == pytest.approx(1 - r_partial / by_reason["r_raw"], abs=1e-8)
     # Controlling for reason alone leaves a small negative r: handle time contains hold time, and
     # hold, transfers, resolution and repeats have direct effects in the sample's structural model
     # (ground_truth()["confounder"]["note"]). Controlling for those other direct causes as well,

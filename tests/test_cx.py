@@ -180,6 +180,10 @@ def test_zero_response_segment_no_crash():
     })
     out = cx.summarize(s, metric="csat", by="queue")
     assert out["queue"].astype(str).tolist() == ["a", "b", "c"]
+    # by hand: queue a answers 5 and 4 -> top-2-box 2/2 = 100 %; queue b one answer (2; the other skipped) -> 0 %
+    by_q = out.set_index(out["queue"].astype(str))
+    assert (by_q.loc["a", "n"], by_q.loc["a", "value"]) == (2, pytest.approx(100.0))
+    assert (by_q.loc["b", "n"], by_q.loc["b", "value"]) == (1, pytest.approx(0.0))
     c = out.set_index(out["queue"].astype(str)).loc["c"]
     assert c["n"] == 0 and np.isnan(c["value"]) and not c["reliable"]
     # a group whose only response skipped the metric is also n = 0
@@ -438,6 +442,17 @@ def test_propensity_weights_restore_balance():
     assert before.set_index("covariate").loc["wait_s", "flag"]
     w = cx.propensity_weights(c, surveyed.to_numpy(), covariates=["wait_s", "channel"])
     assert w["weight"].notna().sum() == surveyed.sum()
+    # statsmodels Logit of the response indicator on wait_s and a channel indicator (standardizing a
+    # covariate or dropping the other level does not change the fitted probabilities); the weight is
+    # r_bar / e_hat truncated at the 1 % and 99 % quantiles of the respondents' weights (the docstring)
+    import statsmodels.api as sm
+
+    X = sm.add_constant(pd.DataFrame({"wait_s": c["wait_s"], "chat": (c["channel"] == "chat").astype(float)}))
+    e_hat = sm.Logit(surveyed.astype(float), X).fit(disp=0).predict(X).to_numpy()
+    assert w["propensity"].to_numpy() == pytest.approx(e_hat, rel=1e-6)
+    raw_w = surveyed.mean() / e_hat[surveyed.to_numpy()]
+    lo_w, hi_w = np.quantile(raw_w, [0.01, 0.99])
+    assert w.loc[w["surveyed"], "weight"].to_numpy() == pytest.approx(np.clip(raw_w, lo_w, hi_w), rel=1e-6)
     assert w.loc[~w["surveyed"], "weight"].isna().all()
     # stabilized weights average about 1 among respondents
     assert w["weight"].mean() == pytest.approx(1.0, abs=0.1)
@@ -492,6 +507,12 @@ def test_delong_matches_bootstrap_roughly(rng):
     a = y + rng.normal(0, 1.0, n)
     b = y + rng.normal(0, 2.0, n)
     dl = cx.delong_test(y, a, b).iloc[0]
+    # the AUCs are sklearn's roc_auc_score of each score
+    from sklearn.metrics import roc_auc_score
+
+    assert dl["auc_a"] == pytest.approx(roc_auc_score(y, a), abs=1e-12)
+    assert dl["auc_b"] == pytest.approx(roc_auc_score(y, b), abs=1e-12)
+    assert dl["se_diff"] == pytest.approx(math.sqrt(dl["var_a"] + dl["var_b"] - 2 * dl["cov_ab"]))  # Var(A - B)
     diffs = []
     for _ in range(400):
         i = rng.integers(0, n, n)
@@ -834,3 +855,7 @@ def test_loyalty_revenue_customer_without_revenue_is_left_out():
     cust = pd.DataFrame({"customer_id": list("abcdefg")})
     out = cx.loyalty_revenue(r, rev, customers=cust, metrics=["csat"], horizon_days=30, end="2025-12-31").iloc[0]
     assert out["n_customers"] == 6  # g has no revenue rows: unknown change, not zero
+    # the six customers with revenue only: March - January = 2, 1, 0, -1, -2, 3; scipy.stats.spearmanr
+    change = np.array([2, 1, 0, -1, -2, 3.0])
+    assert out["r"] == pytest.approx(stats.spearmanr([5, 4, 3, 2, 1, 5], change).statistic)
+    assert out["mean_change"] == pytest.approx(0.5)  # (2 + 1 + 0 - 1 - 2 + 3) / 6

@@ -241,6 +241,25 @@ def test_mcfadden_lmg_reduces_sensibly(rng):
     # the structural ordering is recovered and the null driver gets a negligible share
     assert list(ri["driver"]) == ["fcr", "asa", "noise"]
     assert ri.set_index("driver").loc["noise", "share"] < 0.01
+    # each driver's LMG part by hand: the Shapley average of its McFadden-R2 gain over the 2^3 subsets,
+    # each subset fitted with statsmodels Logit (the empty model has R2 = 0); share = part / full R2
+    names = ["fcr", "asa", "noise"]
+
+    def mcfadden(cols):
+        if not cols:
+            return 0.0
+        return sm.Logit(df["promoter"], sm.add_constant(df[list(cols)])).fit(disp=0).prsquared
+
+    r2_of = {frozenset(c): mcfadden(c) for k in range(4) for c in itertools.combinations(names, k)}
+    for d in names:
+        others = [o for o in names if o != d]
+        part = sum(math.factorial(len(c)) * math.factorial(2 - len(c)) / math.factorial(3)
+                   * (r2_of[frozenset(c) | {d}] - r2_of[frozenset(c)])
+                   for k in range(3) for c in itertools.combinations(others, k))
+        row = ri.set_index("driver").loc[d]
+        # abs 1e-8: the two Newton fits agree to about 1e-11 in each R2 (optimizer tolerance)
+        assert row["importance"] == pytest.approx(part, abs=1e-8), d
+        assert row["share"] == pytest.approx(part / full.prsquared, abs=1e-7), d
 
 
 def test_mcfadden_with_frequency_weights_equals_statsmodels_glm(rng):
@@ -542,7 +561,7 @@ def boot_with_reason(contact_grain):
                                    n_boot=200, seed=5)
 
 
-def test_sample_resolution_is_top_driver(boot_with_reason, sample_truth):
+def test_sample_resolution_is_top_driver(boot_with_reason, contact_grain, sample_truth):
     # ground truth: driver_truth.ordering starts with "resolved"
     assert sample_truth["driver_truth"]["ordering"][0] == "resolved"
     bi = boot_with_reason
@@ -553,6 +572,32 @@ def test_sample_resolution_is_top_driver(boot_with_reason, sample_truth):
     assert runner_up["driver"] == "resolved"
     # criterion: the CI of importance(resolved) - importance(next driver) excludes 0
     assert runner_up["ci_low"] > 0
+    # the full-sample point estimates by hand: LMG = Shapley average of the OLS R2 gain over all 2^7 subsets
+    # of the 7 players (contact_reason's indicators form one player), each R2 = 1 - SSR / SST from the
+    # normal equations of that subset's columns (one Gram matrix X'X of all columns, sliced per subset)
+    cf = contact_grain.dropna(subset=["csat", *BASE, "contact_reason"])
+    y = cf["csat"].to_numpy(float)
+    reason = pd.get_dummies(cf["contact_reason"], drop_first=True).to_numpy(float)
+    Z = np.column_stack([np.ones(len(y)), cf[BASE].to_numpy(float), reason])
+    players = [*BASE, "contact_reason"]
+    cols = {d: [1 + j] for j, d in enumerate(BASE)} | {"contact_reason": list(range(1 + len(BASE), Z.shape[1]))}
+    G, zy = Z.T @ Z, Z.T @ y
+    sst = float(((y - y.mean()) ** 2).sum())
+
+    def r2(subset):
+        idx = [0] + [j for p in subset for j in cols[p]]
+        beta = np.linalg.solve(G[np.ix_(idx, idx)], zy[idx])
+        return 1 - (float(y @ y) - float(zy[idx] @ beta)) / sst
+
+    k = len(players)
+    r2_of = {frozenset(c): r2(c) for m in range(k + 1) for c in itertools.combinations(players, m)}
+    imp = bi.importance.set_index("driver")["importance"]
+    for d in players:
+        others = [o for o in players if o != d]
+        lmg = sum(math.factorial(m) * math.factorial(k - 1 - m) / math.factorial(k)
+                  * (r2_of[frozenset(c) | {d}] - r2_of[frozenset(c)])
+                  for m in range(k) for c in itertools.combinations(others, m))
+        assert imp[d] == pytest.approx(lmg, abs=1e-10), d
 
 
 def test_sample_handle_time_vanishes_given_contact_reason(contact_grain, boot_with_reason, sample_truth):

@@ -356,6 +356,13 @@ def test_sample_money_what_if_covers_structural_truth(sample, sample_truth, samp
         assert c.loc[link, "ci_low"] <= true[link] <= c.loc[link, "ci_high"], (link, true[link], c.loc[link].to_dict())
     # the exposure: handled contacts starting an episode (no contact within 7 days before), about 221,000
     assert 2.0e5 < sample_value.exposures_per_year < 2.4e5
+    # by hand (the docstring's definition): customer episodes per year = handled contacts whose customer had no
+    # contact (answered or not) in the 7 days before, scaled from the interactions' time span to 365 days
+    i = sample["interactions"].sort_values(["customer_id", "arrived_at"])
+    gap = i["arrived_at"] - i.groupby("customer_id")["arrived_at"].shift(1)
+    starts = int((~i["abandoned"] & ~(gap <= pd.Timedelta(days=7))).sum())
+    span_days = (i["arrived_at"].max() - i["arrived_at"].min()) / pd.Timedelta(days=1)
+    assert sample_value.exposures_per_year == pytest.approx(starts * 365.0 / span_days, rel=1e-9)
 
 
 def test_sample_coverage_and_sentence(sample_value):

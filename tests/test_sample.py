@@ -95,6 +95,22 @@ def test_schema_conformance(sample, sample_truth, name):
         "staffing": 365 * model.N_SLOTS * len(smp.QUEUES),  # every half hour x queue of the year
         "series": 365,  # one row per day
     }
+    # agents: the generator's headcount rule (simulate._agents): n_total = max(24, round(AGENTS_PER_1000 x
+    # contacts_per_day / 1000)), per queue max(2 x teams, round(QUEUE_SHARE x n_total)): 120 -> 121 agents
+    n_total = max(24, round(model.AGENTS_PER_1000 * sample_truth["contacts_per_day"] / 1000))
+    expected_rows["agents"] = int(np.maximum(2 * np.array(model.TEAMS_PER_QUEUE),
+                                             np.round(np.array(model.QUEUE_SHARE) * n_total)).sum())
+    # events: one row per event the ground truth lists (holidays, outage, campaign, pilot ...)
+    expected_rows["events"] = len(sample_truth["events"])
+    # customers: every customer who contacted (one row each)
+    expected_rows["customers"] = sample["interactions"]["customer_id"].nunique()
+    # agent_scores: one QA score per agent on the 25th of every month of the year, once the agent has been
+    # hired at least 30 days (the documented rule), counted here from agents.hire_date
+    start = pd.Timestamp(sample_truth["start"])
+    end = start + pd.Timedelta(days=sample_truth["days"])
+    day25 = pd.date_range(start, end, freq="MS") + pd.Timedelta(days=24)
+    hire = sample["agents"]["hire_date"]
+    expected_rows["agent_scores"] = sum(int(((d - hire).dt.days >= 30).sum()) for d in day25[day25 < end])
     if name in expected_rows:
         assert len(df) == expected_rows[name]
     else:
@@ -239,6 +255,13 @@ def test_waits_come_from_load_versus_staffing(sample, sample_truth):
     day = i["arrived_at"].dt.tz_convert(smp.TIMEZONE).dt.strftime("%Y-%m-%d")
     short_days = set(sample_truth["queueing"]["shortfall_days"])
     assert len(short_days) > 5
+    # each day is a shortfall day with probability day_prob = 0.06 (model.SHORTFALL): the count is
+    # Binomial(365, 0.06), mean 21.9; it lies in scipy's central 99.9 % interval of that binomial (9 to 38)
+    from scipy import stats
+
+    lo, hi = stats.binom(sample_truth["days"], model.SHORTFALL["day_prob"]).interval(0.999)
+    assert lo <= len(short_days) <= hi
+    assert all(pd.Timestamp(d).year == 2025 for d in short_days)
     on = day.isin(short_days)
     sl = lambda x: ((~x["abandoned"]) & (x["wait_s"] <= 20)).mean()  # noqa: E731
     assert sl(i[on]) < sl(i[~on]) - 0.05
@@ -350,6 +373,12 @@ def test_pilot_effect_visible(sample, sample_truth):
     p = sample_truth["pilot"]
     assert 7.0 < p["effect_on"]["resolution_rate"] <= 8.0  # capped at P = 0.99
     assert p["effect_on"]["csat_top2"] > 0 and p["effect_on"]["nps"] > 0
+    # propagation: raising true resolution by d (probability points) moves each survey metric by about
+    # d / 100 x the effect of resolution 0 -> 1 (ground_truth()["effects"]); default sample: 7.94 x 38.6 / 100
+    # = 3.07 vs 3.01 CSAT points, 5.45 vs 5.56 NPS, 0.112 vs 0.110 CES (the latent-to-score link is not linear)
+    d = p["effect_on"]["resolution_rate"] / 100
+    for k in ("csat_top2", "nps", "ces_mean"):
+        assert p["effect_on"][k] == pytest.approx(d * sample_truth["effects"][k], rel=0.1), k
     i = sample["interactions"]
     h = i[~i["abandoned"]].merge(sample["agents"], on="agent_id")
     h["treated"] = h["team"].isin(p["treated_teams"])
@@ -415,6 +444,8 @@ def test_cache_loader(tmp_cache):
     # mutating a returned frame does not change the memo
     second["interactions"].loc[0, "wait_s"] = -1.0
     assert smp.load_sample(seed=11, **SMALL)["interactions"].loc[0, "wait_s"] >= 0
+    # exactly the value of the first, unmutated load (first is a separate copy)
+    assert smp.load_sample(seed=11, **SMALL)["interactions"].loc[0, "wait_s"] == first["interactions"].loc[0, "wait_s"]
     assert smp.ground_truth(seed=11, **SMALL)["seed"] == 11
 
 

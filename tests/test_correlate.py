@@ -620,7 +620,7 @@ def test_plot_correlation_heatmap_cells_stars_and_labels():
     # each cell is annotated with r (2 decimals) and "*" where p_adj < 0.05
     assert [t.get_text() for t in ax.texts] == ["-0.50*", "-0.45*", "0.10", "0.12"]
     assert ax.get_xlabel() == "method" and ax.get_ylabel() == ""
-    assert ax.get_title() == "r by x and method (* p_adj < 0.05)"
+    assert ax.get_title() == "r by x and method (* adjusted p < 0.05)"
     assert ax.figure.axes[1].get_ylabel() == "r"  # the colorbar
     plt.close(ax.figure)
 
@@ -640,7 +640,7 @@ def test_plot_ranked_correlations_order_markers_and_ci():
     assert [tuple(s[:, 0]) for s in ci.get_segments()] == [(-0.1, 0.3), (0.1, 0.5), (-0.7, -0.5)]
     assert _offsets(filled) == [(0.3, 1.0), (-0.6, 2.0)]
     assert _offsets(hollow) == [(0.1, 0.0)]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["p_adj < 0.05", "not significant"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["adjusted p < 0.05", "not significant"]
     assert ax.get_xlim() == (-1.0, 1.0) and ax.get_xlabel() == "correlation (r)"  # fmt.LABELS["r"]
     assert ax.get_title() == "Correlation with CX (CI; filled = significant after FDR)"
     plt.close(ax.figure)

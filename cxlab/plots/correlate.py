@@ -31,6 +31,15 @@ def _sig(d: pd.DataFrame, p_col: str, alpha: float) -> np.ndarray:
     return (d[p_col].astype(float) < alpha).fillna(False).to_numpy()
 
 
+def _p_rule(p_col: str, alpha: float) -> str:
+    """The significance rule in words: ``p_adj`` is the FDR-adjusted p (Benjamini-Hochberg).
+
+    >>> _p_rule("p_adj", 0.05), _p_rule("p", 0.1)
+    ('adjusted p < 0.05', 'p < 0.1')
+    """
+    return f"{'adjusted p' if p_col == 'p_adj' else p_col} < {alpha:g}"
+
+
 def _label(names, labels) -> list[str]:
     """``labels`` where given, else the human label of :func:`cxlab.fmt.label` ("wait_s" -> "wait time")."""
     labels = labels or {}
@@ -62,7 +71,7 @@ def correlation_heatmap(result: pd.DataFrame, *, row: str = "x", col: str = "met
     ax.set_xticklabels([str(c) for c in cols], rotation=0)
     ax.set_ylabel("")
     ax.set_xlabel(label(col))
-    ax.set_title(title or f"{value} by {row} and {col} (* {p_col} < {alpha:g})")
+    ax.set_title(title or f"{value} by {row} and {col} (* {_p_rule(p_col, alpha)})")
     return ax
 
 
@@ -78,7 +87,7 @@ def ranked_correlations(result: pd.DataFrame, *, value: str = "r", p_col: str = 
     if {"ci_low", "ci_high"} <= set(d.columns) and d["ci_low"].notna().any():
         ax.hlines(y, d["ci_low"], d["ci_high"], color=PALETTE["neutral"], lw=2, zorder=1)
     colors = np.where(d[value] >= 0, PALETTE["good"], PALETTE["bad"])
-    ax.scatter(d.loc[sig, value], y[sig], color=colors[sig], s=40, zorder=3, label=f"{p_col} < {alpha:g}")
+    ax.scatter(d.loc[sig, value], y[sig], color=colors[sig], s=40, zorder=3, label=_p_rule(p_col, alpha))
     ax.scatter(d.loc[~sig, value], y[~sig], facecolors="white", edgecolors=colors[~sig], s=40, zorder=3,
                label="not significant")
     ax.axvline(0, color="black", lw=0.8)

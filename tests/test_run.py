@@ -501,6 +501,15 @@ def test_config_copy_redacts_secrets_and_keeps_env_references(tmp_path, monkeypa
     plain.mkdir()
     assert cx_manifest.write_run_config(plain, default_config()) == plain / "config.yaml"
     assert cx_manifest.run_config_path(plain) == plain / "config.yaml"
+    # a deleted run's unredacted copy is removed when the next run writes its own (no credentials left behind)
+    import shutil
+
+    r3 = tmp_path / "reports" / "demo" / "r3"
+    r3.mkdir()
+    shutil.rmtree(run_dir)
+    third = cx_manifest.write_run_config(r3, cfg)
+    assert not kernel_cfg.exists() and third.is_file()
+    assert sorted(p.name for p in third.parent.iterdir()) == [third.name]
 
 
 def test_default_reports_dir_is_the_working_directorys(tmp_path, monkeypatch):

@@ -224,12 +224,46 @@ def write_run_config(run_dir: Path, config: RunConfig) -> Path:
         # nothing was redacted: the kernels read the run's own copy
         private.unlink(missing_ok=True)
         return run_dir / CONFIG_COPY
-    full = config_yaml(config, redact=False)
+    full = f"{_RUN_FOLDER_TAG}{Path(run_dir).resolve()}\n" + config_yaml(config, redact=False)
     private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prune_private_configs(private.parent)
     fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(full)
     return private
+
+
+_RUN_FOLDER_TAG = "# run folder: "
+
+
+def prune_private_configs(folder) -> list[Path]:
+    """Delete the unredacted run configs whose run folder no longer exists; return what went.
+
+    Each private copy starts with ``# run folder: <path>``; a copy whose run
+    folder was deleted (or moved) can never be read by a re-run again, so it is
+    removed instead of keeping credentials on disk. Copies without that line
+    (written by older versions) are left alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.yaml").write_text(f"{_RUN_FOLDER_TAG}{d / 'gone'}\\nname: x\\n")
+    >>> _ = (d / "b.yaml").write_text(f"{_RUN_FOLDER_TAG}{d}\\nname: y\\n")
+    >>> [p.name for p in prune_private_configs(d)], sorted(p.name for p in d.iterdir())
+    (['a.yaml'], ['b.yaml'])
+    """
+    gone = []
+    for f in sorted(Path(folder).glob("*.yaml")):
+        try:
+            with f.open(encoding="utf-8") as fh:
+                first = fh.readline().rstrip("\n")
+        except OSError:
+            continue
+        if first.startswith(_RUN_FOLDER_TAG) and not Path(first[len(_RUN_FOLDER_TAG):]).is_dir():
+            f.unlink(missing_ok=True)
+            gone.append(f)
+    return gone
 
 
 def run_config_path(run_dir: Path) -> Path:

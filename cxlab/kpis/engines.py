@@ -51,6 +51,38 @@ def _is_spark_frame(data) -> bool:
     return t.__name__ == "DataFrame" and t.__module__.startswith("pyspark.sql")
 
 
+def _connect_session(url: str):
+    """A Spark Connect session to ``url``: the active one when it talks to that server, else a new one.
+
+    Built with the Connect client's own builder rather than
+    ``SparkSession.builder.remote(url)``: the latter refuses while a classic
+    session exists in the process and leaves ``SPARK_CONNECT_MODE_ENABLED``
+    set in ``os.environ``, which turns every later classic builder into a
+    Connect one.
+
+    Parameters
+    ----------
+    url : str
+        ``sc://host:port`` (optionally ``/;token=...`` and other Connect parameters).
+
+    Returns
+    -------
+    pyspark.sql.connect.session.SparkSession
+    """
+    connect = _need("pyspark.sql.connect.session", "spark")
+    client = _need("pyspark.sql.connect.client", "spark")
+    try:
+        want = client.DefaultChannelBuilder(url).endpoint
+    except Exception as e:  # a malformed URL: PySparkValueError
+        raise ConfigError(f"not a Spark Connect URL (sc://host:port): {url!r}: {str(e).splitlines()[0]}") from None
+    with _quiet_pyspark():
+        session = connect.SparkSession.builder.remote(url).getOrCreate()
+        have = getattr(getattr(getattr(session, "_client", None), "_builder", None), "endpoint", want)
+        if have != want:  # the active session talks to another server
+            session = connect.SparkSession.builder.remote(url).create()
+    return session
+
+
 class SparkSource:
     """Interactions in Spark: a DataFrame, or a table of a SparkSession.
 
@@ -93,13 +125,14 @@ class SparkSource:
             if self.data is not None:
                 self._spark = self.data.sparkSession
             else:
-                sql = _need("pyspark.sql", "spark")
-                builder = sql.SparkSession.builder.appName("cxlab")
                 if self.remote:
-                    builder = builder.remote(self.remote)
-                elif self.master:
-                    builder = builder.master(self.master)
-                self._spark = builder.getOrCreate()
+                    self._spark = _connect_session(self.remote)
+                else:
+                    sql = _need("pyspark.sql", "spark")
+                    builder = sql.SparkSession.builder.appName("cxlab")
+                    if self.master:
+                        builder = builder.master(self.master)
+                    self._spark = builder.getOrCreate()
         return self._spark
 
     def dataframe(self):
@@ -107,7 +140,9 @@ class SparkSource:
         if self.data is not None:
             return self.data
         try:
-            return self.session().table(self.table)
+            df = self.session().table(self.table)
+            df.schema  # noqa: B018 -- Spark Connect resolves lazily: ask for the schema so a missing table fails here
+            return df
         except Exception as e:  # AnalysisException: table not found
             raise SourceError(f"Spark has no table {self.table!r}: {str(e).splitlines()[0]}",
                               table="interactions", path=self.table) from None
@@ -241,6 +276,7 @@ class _SparkInput(InteractionsInput):
         try:
             with _quiet_pyspark():
                 out = self._spark.sql(translate(sql, "spark", tables=self._tables())).toPandas()
+            out.attrs.clear()  # Spark Connect puts the query's plan metrics there; they would reach the results
         finally:
             for k, v in before.items():
                 conf.set(k, v)

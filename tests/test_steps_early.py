@@ -277,7 +277,7 @@ def runs(small, tmp_path_factory):
     a.to_csv(d / "daily.csv", index=False)
     cfg = _config(d / "agg.yaml", {"aggregates": d / "daily.csv"},
                   window={"start": "2025-01-06", "end": "2025-01-19", "grain": "day"})
-    cases["aggregates"] = (cfg, ("02_operational_kpis", "03_other_sources"), {}, {})
+    cases["aggregates"] = (cfg, ("01_cx_metric", "02_operational_kpis", "03_other_sources"), {}, {})
 
     jobs = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -375,6 +375,19 @@ def test_notebooks_aggregates_only(runs):
     r3 = res["03_other_sources"]
     assert set(_skipped(r3)) == {"contact_frame", "coverage", "tenure", "events"}
     assert r3["frames"]["period grain"][0] == 28
+    # step 01 reads the CX headline off the sheet: 14 days of (0.75 of 30) + (0.5 of 10) = 385 of 560 answering
+    # 4-5; Wilson interval from statsmodels' proportion_confint(385, 560, method="wilson")
+    from statsmodels.stats.proportion import proportion_confint
+
+    r1 = res["01_cx_metric"]
+    lo, hi = proportion_confint(385, 560, alpha=0.05, method="wilson")
+    h1 = r1["headline"]
+    assert h1["n"] == 560 and h1["value"] == pytest.approx(68.75)
+    assert (h1["ci_low"], h1["ci_high"]) == pytest.approx((100 * lo, 100 * hi))
+    assert h1["response_rate"] == pytest.approx(560 / (130 * 14))  # responses / answered contacts
+    assert [w["value"] for w in r1["weekly"]] == [pytest.approx(68.75)] * 2  # two Monday weeks
+    assert {"headline", "trend"}.isdisjoint(_skipped(r1))
+    assert {"segments", "agreement", "nonresponse", "loyalty"} <= set(_skipped(r1))
 
 
 def test_sensitivity_plot_leaves_out_kpis_that_are_not_measured():

@@ -669,7 +669,7 @@ def summary_table(summary: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
     0  3  66.7 (n<385)  [20.8, 93.9]
     """
     meta = {"metric", "scale", "n", "n_eff", "value", "se", "ci_low", "ci_high", "moe", "n_required",
-            "reliable", "small_n", "pct_promoters", "pct_detractors", "contacts", "response_rate"}
+            "reliable", "small_n", "pct_promoters", "pct_detractors", "contacts", "response_rate", "interval"}
     by = [c for c in summary.columns if c not in meta]
     out = summary[by].copy()
     for k in by:

@@ -16,11 +16,13 @@ import pandas as pd
 from .._utils import as_list
 from ..errors import NotEnoughData
 from ._common import present_metrics
-from .scoring import join_contacts
+from .aggregates import summarize_aggregates
+from .scoring import join_contacts, summarize
 
 __all__ = [
     "SEGMENT_CANDIDATES",
     "step_inputs",
+    "summarize_step",
     "segment_columns",
     "crosstab_pair",
     "follow_up_end",
@@ -227,3 +229,55 @@ def takeaway(*, metric: str, headline=None, segments: Mapping | None = None, wei
     if skipped:
         text += " Not computed on this data: " + ", ".join(skipped) + "."
     return text
+
+
+def summarize_step(tables: Mapping, responses, handled, *, metric: str, by=None, csat: str = "top2",
+                   ces: str = "mean", margin: float | None = None, timezone: str = "UTC") -> pd.DataFrame:
+    """The step's headline (or trend, with ``by``): from the responses when they answer the metric, else the aggregates.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The windowed canonical tables.
+    responses, handled : DataFrame or None
+        As returned by :func:`step_inputs`.
+    metric, by, csat, ces, margin, timezone
+        As in :func:`cxlab.metric.summarize`.
+
+    Returns
+    -------
+    DataFrame
+        :func:`cxlab.metric.summarize` of the responses, or
+        :func:`cxlab.metric.summarize_aggregates` of the aggregate KPI sheet
+        (its ``interval`` column says whether the interval is exact or a
+        bound); ``attrs["source"]`` is ``"responses"`` or ``"aggregates"``.
+
+    Raises
+    ------
+    cxlab.errors.NotEnoughData
+        Neither source carries the metric.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"period_start": pd.to_datetime(["2025-01-06"], utc=True), "csat_top2": [0.75],
+    ...                   "csat_n": [40]})
+    >>> out = summarize_step({"aggregates": a}, None, None, metric="csat")
+    >>> out.attrs["source"], float(out["value"].iloc[0])
+    ('aggregates', 75.0)
+    """
+    if responses is not None and metric in responses.columns and responses[metric].notna().any():
+        out = summarize(responses, metric=metric, by=by, csat=csat, ces=ces, margin=margin, contacts=handled,
+                        timezone=timezone)
+        out.attrs["source"] = "responses"
+        return out
+    agg = _rows(tables, "aggregates")
+    if agg is None:
+        raise NotEnoughData(f"no {metric.upper()} response in the window and no aggregate KPI sheet")
+    try:
+        out = summarize_aggregates(agg, metric=metric, by=by, csat=csat, ces=ces, margin=margin, timezone=timezone)
+    except NotEnoughData:
+        raise
+    except ValueError as exc:  # e.g. the sheet has CSAT top-2-box but the mean was asked for
+        raise NotEnoughData(str(exc)) from exc
+    out.attrs["source"] = "aggregates"
+    return out

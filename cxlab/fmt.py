@@ -544,7 +544,8 @@ def window(start: Any, end: Any) -> str:
     return f"{a} {DASH} {b}"
 
 
-def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = None, labels: bool = True):
+def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = None, labels: bool = True,
+          by_row: dict | None = None):
     """A table for a report: every value formatted by its column's quantity, headers as human labels.
 
     Parameters
@@ -558,6 +559,11 @@ def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = No
         Column → quantity name to format it as (e.g. ``{"value": "aht_s"}``).
     labels : bool
         Rename the headers with :func:`label`.
+    by_row : dict, optional
+        Columns whose unit changes from row to row: column → ``(name_column, "value" | "change")``.
+        Each cell prints as :func:`value` (a level) or :func:`change` (a move) of the quantity
+        named in that row's ``name_column`` — e.g. a what-if's ``change`` column holds "+5 points"
+        of resolution in one row and "−10 s" of hold time in the next.
 
     Returns
     -------
@@ -579,14 +585,28 @@ def frame(df, *, currency: str = "USD", digits: int = 1, kinds: dict | None = No
     >>> frame(pd.DataFrame({"x": ["hold_s"], "r": [-0.2113], "ci_low": [-0.25], "ci_high": [-0.17],
     ...                     "p_adj": [1e-9]}), digits=2).iloc[0].tolist()
     ['hold time', '−0.21', '−0.25', '−0.17', '<0.001']
+    >>> frame(pd.DataFrame({"driver": ["resolved", "hold_s"], "change": [0.05, -10.0], "target": [0.8, 15.0]}),
+    ...       by_row={"change": ("driver", "change"), "target": ("driver", "value")}).to_dict("list")
+    {'driver': ['first-contact resolution', 'hold time'], 'change': ['+5 points', '−10 s'], 'target': ['80.0%', '0:15']}
     """
     import pandas as pd
 
     kinds = kinds or {}
+    by_row = by_row or {}
     out = pd.DataFrame(index=df.index)
     estimate = None  # the quantity a bare ci_low / ci_high bounds: the numeric column before it
     for col in df.columns:
         s = df[col]
+        if col in by_row:
+            name_col, how = by_row[col]
+            if how not in ("value", "change"):
+                raise ValueError(f"by_row[{col!r}]: how must be 'value' or 'change', not {how!r}")
+            out[col] = ["—" if is_missing(x) else change(n, x, currency=currency) if how == "change"
+                        else value(n, x, currency=currency,
+                                   digits=min(digits, 1) if kind_of(n) in ("pct", "share") else digits)
+                        for n, x in zip(df[name_col], s)]
+            estimate = None
+            continue
         qname = kinds.get(col, col)
         if col in ("ci_low", "ci_high", "low", "high") and col not in kinds and estimate is not None:
             qname = estimate

@@ -354,14 +354,16 @@ def _fmt_cell(v, digits):
 
 
 def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False, caption: str | None = None,
-         human: bool = False, currency: str = "USD"):
+         human: bool = False, currency: str = "USD", by_row: dict | None = None):
     """Display a table for a report: rounded, NaN as "—", private columns removed.
 
     Customer identifiers and free-text comments are dropped unless the run's
     privacy settings allow them. With ``human=True`` every value is formatted
     by its column's quantity and the headers become human labels
     (:func:`cxlab.fmt.frame`: percentages with one base, m:ss, thousands,
-    money in ``currency``).
+    money in ``currency``); ``by_row`` formats a column whose unit changes
+    from row to row by the quantity named in another column (see
+    :func:`cxlab.fmt.frame`).
     """
     from IPython.display import HTML, display
 
@@ -372,7 +374,7 @@ def show(df: pd.DataFrame, *, digits: int = 2, privacy=None, index: bool = False
         keep = [c for c in out.columns if c not in PRIVATE_COLUMNS
                 or (c == "customer_id" and getattr(privacy, "allow_customer_ids", False))
                 or (c == "comment" and getattr(privacy, "allow_comments", False))]
-        formatted = fmt.frame(out[keep], currency=currency, digits=digits)
+        formatted = fmt.frame(out[keep], currency=currency, digits=digits, by_row=by_row)
         numeric = [pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]) for c in keep]
         display(HTML(_table_html(formatted, numeric, index=index, caption=caption)))
         return None

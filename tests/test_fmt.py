@@ -101,3 +101,25 @@ def test_money_follows_the_config_currency():
     assert fmt.money(4.4e6, currency=RunConfig(currency="EUR").currency) == "€4.4M"
     with pytest.raises(ValueError, match="currency"):
         RunConfig(currency="dollars")
+
+
+def test_frame_by_row_formats_each_row_in_its_own_unit():
+    import pandas as pd
+
+    from cxlab import fmt
+
+    # a what-if: the change column holds a share move (+5 points) and a seconds move (−10 s) in one column;
+    # the value chain: a CX change (plain number, 3 decimals), customers (a count) and revenue (money)
+    wi = pd.DataFrame({"driver": ["resolved", "hold_s", "total"], "change": [0.05, -10.0, float("nan")],
+                       "effect": [1.907, 0.612, 3.747]})
+    out = fmt.frame(wi, digits=3, by_row={"change": ("driver", "change")})
+    assert out["change"].tolist() == ["+5 points", "−10 s", "—"]
+    assert out["effect"].tolist() == ["1.907", "0.612", "3.747"]  # unchanged: one unit (CX points)
+    chain = pd.DataFrame({"link": ["cx_change", "customers_retained_per_year", "revenue_retained_per_year"],
+                          "estimate": [1.907, 408.507, 3413361.187], "ci_low": [1.863, 349.318, 2851085.56]})
+    out = fmt.frame(chain, digits=3, currency="EUR", labels=False,
+                    by_row={c: ("link", "value") for c in ("estimate", "ci_low")})
+    assert out["estimate"].tolist() == ["1.907", "409", fmt.money(3413361.187, currency="EUR")]
+    assert out["ci_low"].tolist() == ["1.863", "349", fmt.money(2851085.56, currency="EUR")]
+    with pytest.raises(ValueError, match="by_row"):
+        fmt.frame(wi, by_row={"change": ("driver", "level")})

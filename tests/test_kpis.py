@@ -558,3 +558,21 @@ def test_plots_draw_precomputed_frames():
     np.testing.assert_array_equal(fig.axes[0].collections[-1].get_offsets()[:, 0], sens["service_level_pct"])
     assert fig.axes[0].get_lines()[0].get_xdata()[0] == sens["service_level_pct"].iloc[0]
     plt.close(fig)
+
+
+def test_contact_features_repeat_options_equal_one_scan_per_definition():
+    """Several FCR definitions flagged in one scan equal a separate contact_features call for each."""
+    from cxlab.kpis import contact_features
+    from cxlab.sample import load_sample
+
+    inter = load_sample(days=30, contacts_per_day=120)["interactions"]
+    opts = [{"fcr_window_days": w, "fcr_channel": ch} for w in (1, 3, 7, 14) for ch in ("any", "same")]
+    one = contact_features(inter, timezone="America/New_York", repeat_options=opts)
+    for k, o in enumerate(opts):
+        alone = contact_features(inter, options=o, timezone="America/New_York")
+        assert one["interaction_id"].tolist() == alone["interaction_id"].tolist()
+        pd.testing.assert_series_equal(one[f"repeat_within_w_{k}"], alone["repeat_within_w"], check_names=False)
+    # the configured definition's own columns do not change when extra windows ride along
+    base = contact_features(inter, timezone="America/New_York")
+    pd.testing.assert_frame_equal(one[base.columns], base)
+    assert one["repeat_within_w_1"].sum() <= one["repeat_within_w_7"].sum()  # a longer window sees more repeats

@@ -297,14 +297,21 @@ def kpi_alignment(
     if "contact" in grains:
         # one feature scan for the configured options; T and hold only change a per-contact SQL
         # condition of the definitions (kpis.definitions.contact_flags), evaluated on the surveyed
-        # contacts; each FCR window / channel scope needs its own repeat-window scan
+        # contacts; the FCR windows / channel scopes are extra repeat flags of that same scan
         ids = resp["interaction_id"]  # only the surveyed contacts leave the engine (the window still sees all)
-        base_f = kpis.contact_features(inter, options=base, timezone=timezone, ids=ids).set_index("interaction_id")
+        fcr_opts = {}  # contact key -> options, for every FCR window / channel scope
+        for k, o in cand[["kpi", "options"]].itertuples(index=False):
+            if k == "fcr" and (key := _contact_key(k, o, base)) is not None:
+                fcr_opts.setdefault(key, o)
+        fcr_keys = list(fcr_opts)
+        # all of them flagged in one scan (one window sort per channel scope, not one scan per definition)
+        base_f = kpis.contact_features(inter, options=base, timezone=timezone, ids=ids,
+                                       repeat_options=list(fcr_opts.values())).set_index("interaction_id")
         surveyed = base_f.reindex(resp["interaction_id"])
         con = duckdb.connect()
         try:
             con.register("f", surveyed[["wait_s", "talk_s", "hold_s", "acw_s", "abandoned", "reached_queue"]])
-            keys, cols, idx, fcr_f = {}, [], [], {}
+            keys, cols, idx = {}, [], []
             for i, (k, o) in enumerate(cand[["kpi", "options"]].itertuples(index=False)):
                 key = _contact_key(k, o, base)
                 if key is None:
@@ -312,11 +319,8 @@ def kpi_alignment(
                 if key not in keys:
                     flags = contact_flags(o)
                     if k == "fcr":
-                        if key not in fcr_f:
-                            fcr_f[key] = kpis.contact_features(inter, options=o, timezone=timezone, ids=ids).set_index(
-                                "interaction_id")["repeat_within_w"].reindex(resp["interaction_id"])
-                        v = (~fcr_f[key].astype("boolean")).astype("Float64").to_numpy(dtype=float,
-                                                                                        na_value=np.nan)
+                        rep = surveyed[f"repeat_within_w_{fcr_keys.index(key)}"]
+                        v = (~rep.astype("boolean")).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
                     elif k == "service_level":
                         sql = f"COALESCE(reached_queue, TRUE) AND ({flags['answered_within_t']})"
                         v = _eval(con, sql)

@@ -27,7 +27,8 @@ from .definitions import contact_flags, not_measured
 __all__ = ["contact_features"]
 
 
-def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=None) -> pd.DataFrame:
+def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=None,
+                     repeat_options=()) -> pd.DataFrame:
     """One row per interaction with the per-contact KPI flags and repeat-window fields.
 
     Parameters
@@ -48,6 +49,12 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=N
         semi-join inside the engine (a temporary table of the ids), so only
         these rows come back. Unknown ids are ignored. ``None``: every
         interaction.
+    repeat_options : sequence of KpiOptions or dict, optional
+        Further FCR definitions (repeat window W and channel scope) to flag in
+        the same scan: column ``repeat_within_w_<k>`` for the k-th, equal to
+        ``repeat_within_w`` of ``contact_features(options=repeat_options[k])``
+        (one window sort per channel scope instead of one scan per
+        definition; used by :func:`cxlab.correlate.kpi_alignment`).
 
     Returns
     -------
@@ -112,6 +119,8 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=N
     f = contact_flags(o)
     scope = o.fcr_channel
     w = sql_number(o.fcr_window_days * 86400)
+    extra = [contact_flags(coerce_options(r)) for r in repeat_options]
+    scopes = {scope, *(coerce_options(r).fcr_channel for r in repeat_options)}
     src = InteractionsInput(interactions)
     try:
         check_columns(src.types)
@@ -119,7 +128,7 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=N
         optional = [c for c in ("agent_id", "direction", "site", "contact_reason", "resolved") if c in src.types]
         always = ("customer_id", "channel", "hold_s", "acw_s", "transferred", "reached_queue")
         keep = sorted({*REQUIRED_COLUMNS, *always, *optional} - {"arrived_at"})
-        contacts = contacts_sql(source_sql(src.types, keep, inbound_only=False), windows={scope}, end_us=hi_us,
+        contacts = contacts_sql(source_sql(src.types, keep, inbound_only=False), windows=scopes, end_us=hi_us,
                                  payload=None, split_inbound=True)
         offset = utc_offset_sql(timezone, lo_us, hi_us)
         queued = "COALESCE(reached_queue, TRUE)"
@@ -143,6 +152,9 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=N
             f"CASE WHEN {known} THEN _next_{scope}_us END AS next_contact_at",
             f"CASE WHEN {known} THEN {f['window_complete']} END AS repeat_window_complete",
             *[c for c in optional if c != "agent_id"],
+            *[f"CASE WHEN NOT {known} THEN NULL WHEN {fk['repeat_within_w']} THEN TRUE "
+              f"WHEN {fk['window_complete']} THEN FALSE ELSE NULL END AS repeat_within_w_{k}"
+              for k, fk in enumerate(extra)],
         ]
         ids_table = None if ids is None else src.register_ids(_id_list(ids))
         where = ""
@@ -159,7 +171,7 @@ def contact_features(interactions, *, options=None, timezone: str = "UTC", ids=N
     for c in ("arrived_at", "next_contact_at"):  # epoch microseconds -> UTC timestamps
         out[c] = pd.to_datetime(out[c].astype("float64"), unit="us", utc=True).astype("datetime64[ns, UTC]")
     out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
-    for c in ("repeat_within_w", "is_repeat", "repeat_window_complete"):
+    for c in ("repeat_within_w", "is_repeat", "repeat_window_complete", *(f"repeat_within_w_{k}" for k in range(len(extra)))):
         out[c] = out[c].astype("boolean")
     for c in ("abandoned", "handled", "short_abandon", "answered_within_t", "reached_queue", "transferred", "held"):
         # a flag whose column is not mapped (or null on a row) stays <NA>: never read as False

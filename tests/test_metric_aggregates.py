@@ -95,3 +95,28 @@ def test_rows_without_the_metric_are_left_out_and_errors_name_the_columns():
         metric.summarize_aggregates(_sheet(ces_mean=[5.0] * 4, ces_n=[9] * 4), metric="ces", ces="agree")
     with pytest.raises(DataError, match="not in the aggregates"):
         metric.summarize_aggregates(a, metric="csat", by="channel")
+
+
+def test_a_sheet_with_a_csat_mean_only_gives_a_mean_headline_and_says_so():
+    # the vendor KPI-sheet shape (tests/fixtures/vendors/kpi_sheet): "CSAT" is a mean with "CSAT Responses";
+    # the notebook's default csat_scale is top2, which a mean cannot give
+    a = _sheet(csat_mean=[4.17, 4.32, 4.17, 4.32], csat_n=[39, 29, 39, 29])
+    tables = {"aggregates": a}
+    csat, ces, note = metric.headline_scales(tables, None, metric="csat", csat="top2")
+    assert (csat, ces) == ("mean", "mean")
+    assert "mean score" in note and "'csat_mean'" in note and "top-2-box" in note
+    out = metric.summarize_step(tables, None, None, metric="csat", csat=csat).iloc[0]
+    # weighted mean (4.17*39 + 4.32*29) * 2 / 136, worked by hand: (162.63 + 125.28) * 2 = 575.82; / 136 = 4.23397
+    assert out["value"] == pytest.approx(575.82 / 136)
+    assert out["n"] == 136 and out["interval"] == "bound"
+    # the top-2-box headline asked for directly still says it cannot be given
+    with pytest.raises(DataError):
+        metric.summarize_step(tables, None, None, metric="csat", csat="top2")
+    # a sheet with the asked scale, responses, NPS or no CX column at all: nothing changes
+    assert metric.headline_scales({"aggregates": _sheet(csat_top2=[0.8] * 4, csat_n=[9] * 4)}, None,
+                                  metric="csat") == ("top2", "mean", None)
+    assert metric.headline_scales(tables, pd.DataFrame({"csat": [5]}), metric="csat") == ("top2", "mean", None)
+    assert metric.headline_scales({"aggregates": _sheet(offered=[5] * 4)}, None, metric="csat") == ("top2", "mean", None)
+    # CES 'agree' (share answering 5-7) cannot come from a mean either: the mean is used
+    ces_sheet = {"aggregates": _sheet(ces_mean=[5.1] * 4, ces_n=[30] * 4)}
+    assert metric.headline_scales(ces_sheet, None, metric="ces", ces="agree")[:2] == ("top2", "mean")

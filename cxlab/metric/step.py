@@ -16,12 +16,13 @@ import pandas as pd
 from .._utils import as_list
 from ..errors import NotEnoughData
 from ._common import present_metrics
-from .aggregates import summarize_aggregates
+from .aggregates import aggregate_cx_columns, summarize_aggregates
 from .scoring import join_contacts, summarize
 
 __all__ = [
     "SEGMENT_CANDIDATES",
     "step_inputs",
+    "headline_scales",
     "summarize_step",
     "segment_columns",
     "crosstab_pair",
@@ -229,6 +230,64 @@ def takeaway(*, metric: str, headline=None, segments: Mapping | None = None, wei
     if skipped:
         text += " Not computed on this data: " + ", ".join(skipped) + "."
     return text
+
+
+#: the other scales an aggregate sheet may carry a metric on, tried in this order
+_SCALE_FALLBACK = {"csat": {"top2": ("mean",), "mean": ("top2",)}, "ces": {"agree": ("mean",), "mean": ()}}
+_SCALE_WORDS = {"top2": "a top-2-box share", "mean": "a mean score", "agree": "an agree share"}
+
+
+def headline_scales(tables: Mapping, responses, *, metric: str, csat: str = "top2",
+                    ces: str = "mean") -> tuple[str, str, str | None]:
+    """The CSAT and CES scales the step's headline can use, and a sentence when one had to change.
+
+    Responses carry every scale (each is computed from the answers), so the
+    requested scales stand whenever the responses answer ``metric``. An
+    aggregate KPI sheet carries a metric on the scales it exports only: a
+    sheet with ``csat_mean`` and ``csat_n`` but no ``csat_top2`` gives a CSAT
+    mean, never a top-2-box share (a share cannot be derived from a mean).
+    When the requested scale is absent and another is present, that one is
+    used and the sentence says so; when none is, the scales are returned
+    unchanged (the plan then skips the headline with its reason).
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The windowed canonical tables.
+    responses : DataFrame or None
+        As returned by :func:`step_inputs`.
+    metric : {"csat", "nps", "ces"}
+    csat, ces : str
+        The requested scales (the notebook's ``csat_scale`` / ``ces_scale``).
+
+    Returns
+    -------
+    (csat, ces, note) : tuple
+        The scales to use and None, or the changed scales and a sentence for the report.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"csat_mean": [4.2], "csat_n": [40]})
+    >>> headline_scales({"aggregates": a}, None, metric="csat")[:2]
+    ('mean', 'mean')
+    >>> headline_scales({"aggregates": a}, pd.DataFrame({"csat": [5]}), metric="csat")
+    ('top2', 'mean', None)
+    """
+    if responses is not None and metric in responses.columns and responses[metric].notna().any():
+        return csat, ces, None
+    agg = _rows(tables, "aggregates")
+    if agg is None or aggregate_cx_columns(agg, metric, csat=csat, ces=ces) is not None or metric == "nps":
+        return csat, ces, None
+    asked = csat if metric == "csat" else ces
+    for other in _SCALE_FALLBACK[metric].get(asked, ()):
+        opts = {"csat": csat, "ces": ces, metric: other}
+        cols = aggregate_cx_columns(agg, metric, **opts)
+        if cols is not None:
+            note = (f"The aggregate KPI sheet carries {metric.upper()} as {_SCALE_WORDS[other]} ('{cols[0]}' with "
+                    f"'{cols[1]}'), not as {_SCALE_WORDS[asked]}: the headline is stated as "
+                    f"{_SCALE_WORDS[other]} (a {asked} headline needs the individual answers or a '{asked}' column).")
+            return opts["csat"], opts["ces"], note
+    return csat, ces, None
 
 
 def summarize_step(tables: Mapping, responses, handled, *, metric: str, by=None, csat: str = "top2",

@@ -4,17 +4,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .. import progress as _bars
 from .._utils import sha256_file
 from ..config import Mapping, RunConfig, default_config, load_config
 from ..errors import CxlabError, SourceError
@@ -22,7 +23,11 @@ from ..schema import TABLES
 from ..schema import table as _schema_table
 from .quarantine import (
     LoadResult,
+    _accepted_facts,
+    _canonical_dtypes,
+    _duration_columns,
     _order_counts,
+    _plausibility,
     collect_stage,
     cross_checks,
     quarantined_frame,
@@ -31,6 +36,7 @@ from .quarantine import (
     write_quarantine,
 )
 from .readers import (
+    ORD_COL,
     REASON_COL,
     REASON_UNKNOWN_INTERACTION,
     WINDOW_COLUMN,
@@ -44,7 +50,7 @@ from .readers import (
 )
 from .rules import stage_table
 
-__all__ = ['Dataset', 'load_table', 'load_dataset', 'validate_command']
+__all__ = ['Dataset', 'Counts', 'TableProfile', 'load_table', 'load_dataset', 'count_dataset', 'validate_command']
 
 
 @dataclass(frozen=True)
@@ -230,42 +236,8 @@ class Dataset:
 
 
 def _progress(total: int):
-    """A tqdm bar over the tables of a load, or a no-op: shown only for loads longer than 2 s.
-
-    ``CXLAB_PROGRESS=0`` (set in the kernels of ``cxlab run`` and ``make
-    notebooks``, so executed notebooks never hold a bar) or ``=1`` forces
-    it off or on; otherwise it shows in a terminal (stderr is a TTY) and in
-    an interactive Jupyter kernel (``tqdm.auto``: a widget in JupyterLab).
-    """
-    env = os.environ.get("CXLAB_PROGRESS", "").strip().lower()
-    if env in ("0", "false", "no", "off"):
-        return contextlib.nullcontext(None)
-    if env not in ("1", "true", "yes", "on") and not (_in_jupyter() or sys.stderr.isatty()):
-        return contextlib.nullcontext(None)
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return contextlib.nullcontext(None)
-    return tqdm(total=total, desc="cxlab: loading", unit="table", delay=2.0, leave=False, file=sys.stderr)
-
-
-def _in_jupyter() -> bool:
-    """Whether this process is a kernel a person is working in, under a Jupyter server.
-
-    An IPython ZMQ shell started by a Jupyter server (JupyterLab, Notebook,
-    VS Code's server sets it too) has ``JPY_SESSION_NAME`` in its environment;
-    kernels started headless by papermill, nbclient or nbval do not, so an
-    executed or regression-tested notebook never records a bar.
-    """
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
-    return type(shell).__name__ == "ZMQInteractiveShell" and bool(os.environ.get("JPY_SESSION_NAME"))
-
-
-def _tick(bar, what: str) -> None:
-    if bar is not None:
-        bar.set_postfix_str(what, refresh=False)
-        bar.update(1)
+    """A bar over the steps of a load (or None): only for loads over 2 s (:mod:`cxlab.progress`)."""
+    return _bars.bar(total, desc="cxlab: loading", unit="step")
 
 
 def _local_midnight(day: pd.Timestamp, tz: str) -> pd.Timestamp:
@@ -488,26 +460,26 @@ def load_dataset(config: RunConfig | None = None, *, quarantine_dir=None) -> Dat
         con = duckdb.connect()
         try:
             with utc_session(con):
-                stages, passthrough, hashes = _stage_sources(con, config, tick=lambda what: _tick(bar, what))
+                stages, passthrough, hashes = _stage_sources(con, config, tick=lambda what: _bars.tick(bar, 1, what))
                 cross_checks(con, stages)
-                _tick(bar, "cross-checked")
+                hints = _link_type_hints(con, stages)
+                _bars.tick(bar, 1, "cross-checked")
         finally:
             con.close()
-        return _collect(stages, passthrough, hashes, quarantine_dir, tz, bar)
+        return _collect(stages, passthrough, hashes, quarantine_dir, tz, bar, hints)
 
 
 #: tables whose rows the cross-table checks may still quarantine (their raw text is kept)
 _LINKED = ("surveys",)
 
 
-def _stage_sources(con, config: RunConfig, *, keep=None, tick=None) -> tuple[dict, dict, dict]:
+def _stage_sources(con, config: RunConfig, *, tick=None, keep=None) -> tuple[dict, dict, dict]:
     """Stage every source of ``config`` (or the embedded sample) with the table rules.
 
     Returns ``(stages, passthrough, hashes)``: a :class:`Stage` per canonical
     table, the sample's non-canonical frames unchanged, and the input hashes
     recorded in the manifest (each file's sha256; a query's text; the sample's
-    parameters). ``keep`` maps a table name to the columns to keep (all when
-    None); ``tick(what)`` is called after each table.
+    parameters). ``tick(what)`` is called after each table; ``keep(name)``: the columns to keep (default all).
     """
     stages: dict[str, Stage] = {}
     passthrough: dict[str, pd.DataFrame] = {}
@@ -517,7 +489,7 @@ def _stage_sources(con, config: RunConfig, *, keep=None, tick=None) -> tuple[dic
         stages[name] = stage_table(con, src, TABLES[name], timezone=config.timezone, raw_text_all=name in _LINKED,
                                    **({} if keep is None else {"keep": keep(name)}))
         if tick is not None:
-            tick(f"validated {name}")
+            tick(f"validated {name} ({stages[name].tbl.num_rows:,} rows)")
 
     if config.sources is None:
         from ..sample import load_sample
@@ -542,12 +514,12 @@ def _stage_sources(con, config: RunConfig, *, keep=None, tick=None) -> tuple[dic
     return stages, passthrough, hashes
 
 
-def _collect(stages, passthrough, hashes, quarantine_dir, tz, bar) -> Dataset:
+def _collect(stages, passthrough, hashes, quarantine_dir, tz, bar, hints=()) -> Dataset:
     """The :class:`Dataset` of the cross-checked stages: accepted tables, quarantine, accounting, unknowns."""
     results = {}
     for name, st in stages.items():
         results[name] = collect_stage(st)
-        _tick(bar, f"collected {name}")
+        _bars.tick(bar, 1, f"collected {name}")
     if quarantine_dir is not None:
         for name, res in results.items():
             write_quarantine(res.quarantined, quarantine_dir, name)
@@ -555,7 +527,7 @@ def _collect(stages, passthrough, hashes, quarantine_dir, tz, bar) -> Dataset:
     tables.update(passthrough)
     accounting = row_accounting(results.values())
     warnings = [w for res in results.values() for w in res.warnings]
-    warnings += _link_type_hints(stages, results)
+    warnings += list(hints)
     unknown = []
     for name, res in results.items():
         cols = dict(res.unknown)
@@ -589,35 +561,15 @@ def _type_family(t: str | None) -> str:
     return "text"
 
 
-def _link_type_hints(stages, results) -> list[str]:
-    """A hint when ids that should link come from source columns of different types and some do not match."""
-    out = []
-    for t1, c1, t2, c2 in LINKS:
-        if t1 not in results or t2 not in results:
-            continue
-        ty1 = getattr(stages[t1], "source_types", {}).get(c1)
-        ty2 = getattr(stages[t2], "source_types", {}).get(c2)
-        if ty1 is None or ty2 is None or _type_family(ty1) == _type_family(ty2):
-            continue
-        ids = set(results[t2].accepted[c2].dropna()) if c2 in results[t2].accepted.columns else set()
-        mine = results[t1].accepted[c1].dropna() if c1 in results[t1].accepted.columns else pd.Series([], dtype=str)
-        lost = 0
-        if t1 == "surveys" and c1 == "interaction_id":
-            lost = int((results[t1].quarantined["reason"] == REASON_UNKNOWN_INTERACTION).sum())
-        lost += int((~mine.isin(ids)).sum())
-        if lost:
-            out.append(f"{t1}.{c1} is {ty1} in its source but {t2}.{c2} is {ty2}: {lost:,} {t1} rows match no "
-                       f"{t2} row; ids of different types often differ in form (leading zeros, '8702.0', "
-                       f"prefixes): export both as text, or map one with mapping.derive")
-    return out
+def _link_hint(t1, c1, t2, c2, ty1, ty2, lost: int) -> str:
+    return (f"{t1}.{c1} is {ty1} in its source but {t2}.{c2} is {ty2}: {lost:,} {t1} rows match no "
+            f"{t2} row; ids of different types often differ in form (leading zeros, '8702.0', "
+            f"prefixes): export both as text, or map one with mapping.derive")
 
 
 def validate_command(config_path) -> int:
-    """Load and validate the sources of a config and print the row accounting only.
-
-    ``cxlab validate`` itself is :func:`cxlab.pipeline.preflight.validate_command`
-    (the accounting, the run plan and the parameter checks, exit code 3 for
-    data that does not fit); this function is the data layer's part of it.
+    """Load and validate the sources of a config and print the row accounting only (the data layer's part
+    of ``cxlab validate``, which is :func:`cxlab.pipeline.preflight.validate_command`).
 
     Parameters
     ----------
@@ -627,19 +579,14 @@ def validate_command(config_path) -> int:
     Returns
     -------
     int
-        0 when every source could be read (rows may still be quarantined:
-        see the printed accounting), 1 on a file-level error in a source,
-        2 when the config itself is invalid. Errors are printed to stderr.
+        0 when every source could be read (rows may still be quarantined),
+        1 on a file-level error in a source, 2 when the config is invalid.
 
     Notes
     -----
-    Prints the per-table summary (the columns of :meth:`Dataset.summary`
-    but ``rows``) and the quarantined rows by table and reason. The rules
-    and the cross-table checks are those of :func:`load_dataset`, but the
-    counts, dates and distinct queues and agents are computed in DuckDB
-    over the validated Arrow rows: no accepted row is converted to pandas
-    (only the quarantined ones, for the quarantine files, which are written
-    only when the config sets ``quarantine_dir``).
+    Prints :attr:`Counts.totals` (but ``rows``) and the quarantined rows by
+    table and reason, counted by :func:`count_dataset`: no accepted row is
+    converted to pandas.
 
     Examples
     --------
@@ -671,83 +618,280 @@ def validate_command(config_path) -> int:
     return 0
 
 
-_SUMMARY_COLUMNS = ["table", "source", "rows_read", "rows_accepted", "rows_quarantined", "rows_excluded",
-                    "date_min", "date_max", "queues", "agents"]
-
-
 def _validate_counts(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The summary (without ``rows``) and the quarantine counts of :func:`validate_command`, counted in DuckDB.
-
-    Stages every table with :func:`load_dataset`'s rules and cross-table
-    checks, then per table one aggregate query over the stage's Arrow table
-    (registered in DuckDB, not copied): rows, accepted rows, the local dates
-    of the time column and the distinct queues and agents of the accepted
-    rows, and the rows per first reason. Tables of the sample that are not
-    canonical are summarised from their (small) DataFrames as
-    :meth:`Dataset.summary` does.
-    """
-    tz = config.timezone
-    qdir = config.resolve(config.quarantine_dir) if config.quarantine_dir else None
-    con = duckdb.connect()
-    try:
-        with utc_session(con):
-            stages, passthrough, _ = _stage_sources(con, config, keep=_counted_columns)
-            cross_checks(con, stages)
-            rows, bad = [], []
-            for name, st in stages.items():
-                line, counts = _stage_counts(con, st, tz)
-                rows.append(line)
-                bad += [{"table": name, "reason": r, "rows": n} for r, n in counts if r != "ok"]
-                if qdir is not None:
-                    write_quarantine(quarantined_frame(st), qdir, name)
-    finally:
-        con.close()
-    if passthrough:
-        extra = Dataset(passthrough, pd.DataFrame(columns=["table"]), {}, {}, timezone=tz).summary()
-        rows += extra.drop(columns=["rows"]).to_dict("records")
-    summary = pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)
-    for c in ("queues", "agents"):
-        summary[c] = summary[c].astype("Int64")
-    return summary, pd.DataFrame(bad, columns=["table", "reason", "rows"])
+    """:func:`validate_command`'s summary (all accepted rows, without ``rows``) and quarantine counts."""
+    c = count_dataset(config, keep=_counted_columns)
+    return c.totals.drop(columns=["rows"]), c.accounting.loc[c.accounting["reason"] != "ok", ["table", "reason",
+                                                                                             "rows"]].reset_index(drop=True)
 
 
 def _counted_columns(name: str) -> tuple[str, ...]:
-    """The canonical columns :func:`_stage_counts` and :func:`cross_checks` read (the others stay in DuckDB)."""
+    """The canonical columns the counts and :func:`cross_checks` read (the data layer's ``validate_command``)."""
     time_col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
     return tuple(c for c in (time_col, "queue", "agent_id", "interaction_id", "arrived_at", "responded_at") if c)
 
 
-def _stage_counts(con, st: Stage, tz: str) -> tuple[dict, list[tuple[str, int]]]:
-    """One summary line and the ``(reason, rows)`` counts (``"ok"`` first, as in :class:`LoadResult`)."""
-    name = st.spec.name
-    names = set(st.tbl.column_names) - {REASON_COL}
-    cols = set(st.spec.names) | set(st.extras)
+_SUMMARY_COLUMNS = ["table", "source", "rows_read", "rows_accepted", "rows_quarantined", "rows_excluded",
+                    "rows", "date_min", "date_max", "queues", "agents"]
+
+
+class TableProfile:
+    """Accepted rows of a table for the plan's checks: ``len()`` is the row count (DuckDB), the rest is
+    ``sample``'s: the first rows in source order (all rows when the table has at most that many) plus, per column
+    showing fewer values there than in the table, the first rows with its min and max; so "present", "has a
+    non-null value" and "takes two values" (:mod:`cxlab.plan`) answer on it as on all rows."""
+
+    def __init__(self, sample: pd.DataFrame, rows: int):
+        self.sample, self.rows = sample, int(rows)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, key):
+        return self.sample[key]
+
+    def __getattr__(self, name):
+        if name in ("sample", "rows") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.sample, name)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A load counted in DuckDB (:func:`count_dataset`): what ``cxlab validate`` prints, no accepted row in pandas.
+
+    Attributes
+    ----------
+    accounting, warnings, unknown
+        As in :class:`Dataset` (the same values :func:`load_dataset` gives).
+    summary, totals : pandas.DataFrame
+        :meth:`Dataset.summary` of the windowed dataset; the same over all accepted rows.
+    tables : dict of str to TableProfile
+        The accepted rows in the window (the sample's non-canonical tables as they are; empty with ``keep``).
+    customers : (int, int)
+        Accepted interactions without / with a customer id (:meth:`Dataset.unknown_customers`).
+    """
+
+    accounting: pd.DataFrame
+    summary: pd.DataFrame
+    totals: pd.DataFrame
+    tables: dict
+    warnings: tuple = ()
+    unknown: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["table", "column", "rows", "of"]))
+    customers: tuple = (0, 0)
+
+    def unknown_customers(self) -> tuple[int, int]:
+        return self.customers
+
+    notes = Dataset.notes  # the same lines (it reads accounting, unknown_customers(), unknown, warnings)
+
+
+def count_dataset(config: RunConfig | None = None, start=None, end=None, *, sample_rows: int = 1000,
+                  whole_rows: int = 0, keep=None) -> Counts:
+    """Load and validate like :func:`load_dataset`, but count in DuckDB: no accepted row becomes pandas.
+
+    Parameters
+    ----------
+    config : cxlab.config.RunConfig, optional
+        The run config (default: the embedded sample).
+    start, end : date-like, optional
+        The window of ``summary`` and ``tables`` (default: ``config.window``),
+        cut as :meth:`Dataset.window` cuts.
+    sample_rows, whole_rows : int, default 1000, 0
+        Rows of a :class:`TableProfile` sample (plus a few per column); a table with at most ``whole_rows``
+        rows in the window is its own sample (every check on it is exact).
+    keep : callable, optional
+        Table name -> the columns to stage (default: all); the counts only, no ``tables``, fewer warnings.
+
+    Returns
+    -------
+    Counts
+
+    Notes
+    -----
+    Rules, cross-table checks, warnings, unknown counts and quarantine files
+    are :func:`load_dataset`'s (same stages, same SQL); the collection into
+    pandas is replaced by one aggregate query per table over its Arrow stage.
+
+    Examples
+    --------
+    >>> c = count_dataset(default_config(sample={"days": 7, "contacts_per_day": 50}))
+    >>> acc = c.accounting.drop_duplicates("table")
+    >>> bool((acc.rows_read == acc.rows_accepted + acc.rows_quarantined + acc.rows_excluded).all())
+    True
+    >>> len(c.tables["interactions"]) == int(c.summary.set_index("table").loc["interactions", "rows"])
+    True
+    """
+    config = config if config is not None else default_config()
+    tz = config.timezone
+    start, end = (config.window.start if start is None else start), (config.window.end if end is None else end)
+    qdir = config.resolve(config.quarantine_dir) if config.quarantine_dir else None
+    n_tables = len(config.sources) if config.sources is not None else len(TABLES)
+    per: dict[str, tuple] = {}
+    with _progress(2 * n_tables + 1) as bar:
+        con = duckdb.connect()
+        try:
+            with utc_session(con):
+                stages, passthrough, _ = _stage_sources(con, config, tick=lambda w: _bars.tick(bar, 1, w), keep=keep)
+                cross_checks(con, stages)
+                _bars.tick(bar, 1, "cross-checked")
+                for name, st in stages.items():
+                    per[name] = _count_stage(con, st, tz, start, end, 0 if keep else sample_rows, whole_rows)
+                    if qdir is not None:
+                        write_quarantine(quarantined_frame(st), qdir, name)
+                    _bars.tick(bar, 1, f"counted {name} ({per[name][0]['rows_read']:,} rows)")
+                warnings = [w for name in stages for w in per[name][3]]
+                warnings += _link_type_hints(con, stages)
+        finally:
+            con.close()
+    extra = Dataset(passthrough, pd.DataFrame(columns=["table"]), {}, {}, timezone=tz).summary()
+
+    def frame(k):
+        out = pd.DataFrame([p[k] for p in per.values()] + extra.to_dict("records"), columns=_SUMMARY_COLUMNS)
+        return out.astype({**{c: "int64" for c in _SUMMARY_COLUMNS[2:7]}, "queues": "Int64", "agents": "Int64"})
+
+    acc = [{**{k: p[0][k] for k in _SUMMARY_COLUMNS[:6]}, "reason": r, "rows": int(n)}
+           for p in per.values() for r, n in p[2]]
+    unknown = [{"table": name, "column": c, "rows": k, "of": per[name][0]["rows_accepted"]}
+               for name in stages for c, k in per[name][4].items()]
+    nulls, inter = (per["interactions"][5], per["interactions"][0]) if "interactions" in per else (0, {})
+    customers = (nulls, inter.get("rows_accepted", 0) - nulls)
+    return Counts(accounting=pd.DataFrame(acc, columns=[*_SUMMARY_COLUMNS[:6], "reason", "rows"]),
+                  summary=frame(1), totals=frame(0),
+                  tables={**{n: p[6] for n, p in per.items() if p[6] is not None}, **passthrough},
+                  warnings=tuple(warnings),
+                  unknown=pd.DataFrame(unknown, columns=["table", "column", "rows", "of"]), customers=customers)
+
+
+def _window_sql(st: Stage, cols: set, tz: str, start, end) -> str:
+    """The SQL condition of :meth:`Dataset.window` for the rows of one stage (``TRUE``: kept whole)."""
+    name, col = st.spec.name, WINDOW_COLUMN.get(st.spec.name) or getattr(TABLES.get(st.spec.name), "time_column", None)
+    if col is None or col not in cols:
+        return "TRUE"
+    start_d, end_d = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if end_d < start_d:
+        raise ValueError(f"window end ({end_d.date()}) is before its start ({start_d.date()})")
+    lo, hi = (f"TIMESTAMPTZ {sql_literal(_local_midnight(d, tz).isoformat())}"
+              for d in (start_d, end_d + pd.Timedelta(days=1)))
+    c = quote_ident(col)
+    if name == "events" and "end" in cols:  # (``keep`` may leave "end" out: then only the totals count)
+        return f"({c} < {hi} AND (\"end\" IS NULL OR \"end\" >= {lo}))"
+    if name == "series" or st.spec.column(col).dtype == "DATE":
+        return f"({c} >= DATE '{start_d.date()}' AND {c} <= DATE '{end_d.date()}')"
+    return f"({c} >= {lo} AND {c} < {hi})"
+
+
+def _count_stage(con, st: Stage, tz: str, start, end, sample_rows: int, whole_rows: int = 0):
+    """One stage counted: ``(totals line, window line, (reason, rows) counts, warnings, unknown, null
+    customer ids, TableProfile)``."""
+    name, spec = st.spec.name, st.spec
+    names = [c for c in st.tbl.column_names if c != "__cx_raw"]
+    cols = [c for c in (*spec.names, *st.extras) if c in names]
     view = f"_cx_count_{uuid.uuid4().hex[:10]}"
     ok = f"{REASON_COL} IS NULL"
+    win = f"{ok} AND {_window_sql(st, set(cols), tz, start, end)}"
     time_col = WINDOW_COLUMN.get(name) or getattr(TABLES.get(name), "time_column", None)
-    aggs = ["count(*)", f"count(*) FILTER (WHERE {ok})"]
-    if time_col in cols and time_col in names:
-        t = quote_ident(time_col)
-        if st.spec.column(time_col).dtype == "TIMESTAMPTZ":
-            aggs += [f"CAST(timezone({sql_literal(tz)}, min({t}) FILTER (WHERE {ok})) AS DATE)",
-                     f"CAST(timezone({sql_literal(tz)}, max({t}) FILTER (WHERE {ok})) AS DATE)"]
+    aggs = ["count(*)", f"count(*) FILTER (WHERE {ok})", f"count(*) FILTER (WHERE {win})"]
+    for w in (ok, win):
+        if time_col in cols:
+            t = quote_ident(time_col)
+            to_day = (lambda x: f"CAST(timezone({sql_literal(tz)}, {x}) AS DATE)") \
+                if spec.column(time_col).dtype == "TIMESTAMPTZ" else (lambda x: f"CAST({x} AS DATE)")
+            aggs += [to_day(f"min({t}) FILTER (WHERE {w})"), to_day(f"max({t}) FILTER (WHERE {w})")]
         else:
-            aggs += [f"CAST(min({t}) FILTER (WHERE {ok}) AS DATE)", f"CAST(max({t}) FILTER (WHERE {ok}) AS DATE)"]
-    else:
-        aggs += ["NULL", "NULL"]
-    for c in ("queue", "agent_id"):
-        aggs.append(f"count(DISTINCT {quote_ident(c)}) FILTER (WHERE {ok})" if c in cols and c in names else "NULL")
-    con.register(view, st.tbl.select([c for c in st.tbl.column_names if c != "__cx_raw"]))
+            aggs += ["NULL", "NULL"]
+        aggs += [f"count(DISTINCT {quote_ident(c)}) FILTER (WHERE {w})" if c in cols else "NULL"
+                 for c in ("queue", "agent_id")]
+    con.register(view, st.tbl.select(names))
     try:
-        n, n_ok, dmin, dmax, queues, agents = sql_exec(con, f"SELECT {', '.join(aggs)} FROM {view}")[0]
+        row = _column_facts(con, view, aggs, cols, win)
+        n, n_ok, n_win = (int(x) for x in row[:3])
         reasons = sql_exec(con, f"SELECT {REASON_COL}, count(*) FROM {view} WHERE NOT ({ok}) GROUP BY 1")
+        k = max(sample_rows, n_win if n_win <= whole_rows else 0)
+        sample = _profile_sample(con, view, cols, win, k, row[11:], spec) if sample_rows else None
     finally:
         drop_object(con, "FRAME", view)
-    counts = pd.DataFrame({"reason": ["ok", *(r for r, _ in reasons)], "rows": [n_ok, *(k for _, k in reasons)]})
-    counts = _order_counts(counts)
+    counts = _order_counts(pd.DataFrame({"reason": ["ok", *(r for r, _ in reasons)],
+                                         "rows": [n_ok, *(k for _, k in reasons)]}))
     excluded = int(getattr(st, "rows_excluded", 0))
-    line = {"table": name, "source": st.label, "rows_read": int(n) + excluded, "rows_accepted": int(n_ok),
-            "rows_quarantined": int(n - n_ok), "rows_excluded": excluded,
-            "date_min": dmin if n_ok else None, "date_max": dmax if n_ok else None,
-            "queues": queues, "agents": agents}
-    return line, list(zip(counts["reason"], counts["rows"].astype(int)))
+    base = {"table": name, "source": st.label, "rows_read": n + excluded, "rows_accepted": n_ok,
+            "rows_quarantined": n - n_ok, "rows_excluded": excluded}
+    lines = tuple({**base, "rows": rows, "date_min": r[0] if rows else None, "date_max": r[1] if rows else None,
+                   "queues": r[2], "agents": r[3]} for rows, r in ((n_ok, row[3:7]), (n_win, row[7:11])))
+    need = sorted({*_duration_columns(spec), "customer_id", *getattr(st, "unknown_columns", ())} & set(names))
+    accepted = st.tbl.select(need).filter(pc.is_null(st.tbl[REASON_COL]))
+    facts = _accepted_facts(st, accepted)
+    warnings = list(getattr(st, "warnings", []))
+    if hasattr(st, "warnings"):
+        _plausibility(st, facts)
+        warnings = list(st.warnings)
+    unknown = {c: facts["nulls"][c] for c in getattr(st, "unknown_columns", ()) if c in facts["nulls"]}
+    if name == "interactions" and "customer_id" in need:
+        unknown["customer_id"] = accepted["customer_id"].null_count
+    null_ids = accepted["customer_id"].null_count if "customer_id" in need else 0
+    return (lines[0], lines[1], list(zip(counts["reason"], counts["rows"].astype(int))), warnings, unknown,
+            int(null_ids), None if sample is None else TableProfile(sample, n_win))
+
+
+def _column_facts(con, view: str, aggs: list[str], cols: list[str], win: str) -> tuple:
+    """The aggregates, then per column (in the window) its non-null count and whether it takes two values."""
+    for two in ("min({c}) FILTER (WHERE {w}) IS DISTINCT FROM max({c}) FILTER (WHERE {w})",
+                "count(DISTINCT {c}) FILTER (WHERE {w}) > 1"):  # min/max is cheaper; not every type orders
+        per = [x for c in cols for x in (f"count({quote_ident(c)}) FILTER (WHERE {win})",
+                                         two.format(c=quote_ident(c), w=win))]
+        try:
+            return sql_exec(con, f"SELECT {', '.join(aggs + per)} FROM {view}")[0]
+        except duckdb.Error:
+            continue
+    raise SourceError("the accepted rows cannot be counted", path=view)  # pragma: no cover
+
+
+def _profile_sample(con, view: str, cols: list[str], win: str, k: int, facts, spec) -> pd.DataFrame:
+    """The first ``k`` rows in the window, plus rows that show each column's values as the whole table does."""
+    sel = ", ".join(quote_ident(c) for c in cols)
+    first = f"SELECT {sel}, {ORD_COL} FROM {view} WHERE {win} ORDER BY {ORD_COL} LIMIT {int(k)}"
+    tbl = con.sql(first).to_arrow_table()
+    more = []
+    for i, c in enumerate(cols):
+        nonnull, varies = int(facts[2 * i]), bool(facts[2 * i + 1])
+        shown = len(tbl[c]) - tbl[c].null_count
+        if nonnull and (not shown or (varies and len(pc.unique(tbl[c].drop_null())) < 2)):
+            q = quote_ident(c)
+            more += [f"(SELECT {sel}, {ORD_COL} FROM {view} WHERE {win} AND {q} = (SELECT {f}({q}) FROM {view} "
+                     f"WHERE {win}) ORDER BY {ORD_COL} LIMIT 1)" for f in ("min", "max")]
+    if more:
+        extra = con.sql(" UNION ALL ".join(more)).to_arrow_table()
+        tbl = pa.concat_tables([tbl, extra.cast(tbl.schema)]).sort_by(ORD_COL)
+    df = tbl.to_pandas(date_as_object=False).drop_duplicates(ORD_COL).drop(columns=[ORD_COL])
+    return _canonical_dtypes(df, spec).reset_index(drop=True)
+
+
+def _link_type_hints(con, stages: dict) -> list[str]:
+    """A hint when ids that should link come from source columns of different types and some do not match."""
+    out = []
+    for t1, c1, t2, c2 in LINKS:
+        if t1 not in stages or t2 not in stages:
+            continue
+        ty1 = getattr(stages[t1], "source_types", {}).get(c1)
+        ty2 = getattr(stages[t2], "source_types", {}).get(c2)
+        if ty1 is None or ty2 is None or _type_family(ty1) == _type_family(ty2):
+            continue
+        lost = int(pc.sum(pc.equal(stages[t1].tbl[REASON_COL], REASON_UNKNOWN_INTERACTION)).as_py() or 0) \
+            if (t1, c1) == ("surveys", "interaction_id") else 0
+        if c1 in stages[t1].tbl.column_names:
+            v1, v2 = (f"_cx_link_{uuid.uuid4().hex[:10]}" for _ in range(2))
+            con.register(v1, stages[t1].tbl.select([c1, REASON_COL]))
+            has2 = c2 in stages[t2].tbl.column_names
+            if has2:
+                con.register(v2, stages[t2].tbl.select([c2, REASON_COL]))
+            ids = f"(SELECT {quote_ident(c2)} FROM {v2} WHERE {REASON_COL} IS NULL AND {quote_ident(c2)} " \
+                  "IS NOT NULL)" if has2 else "(SELECT NULL WHERE FALSE)"
+            try:
+                lost += int(sql_exec(con, f"SELECT count(*) FROM {v1} WHERE {REASON_COL} IS NULL AND "
+                                          f"{quote_ident(c1)} IS NOT NULL AND {quote_ident(c1)} NOT IN {ids}")[0][0])
+            finally:
+                drop_object(con, "FRAME", v1)
+                drop_object(con, "FRAME", v2)
+        if lost:
+            out.append(_link_hint(t1, c1, t2, c2, ty1, ty2, lost))
+    return out

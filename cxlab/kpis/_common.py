@@ -116,9 +116,14 @@ class InteractionsInput:
         self.types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
 
     def fetch(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` (over ``cx_input``) and return its result; a query longer than 2 s shows a
+        progress bar where :mod:`cxlab.progress` allows one (never under ``CXLAB_PROGRESS=0``)."""
         if self._rel is not None:
             return self._rel.query("cx_input", sql).df()
-        return self._con.execute(sql).df()
+        from .. import progress
+
+        with progress.watch_query(self._con, "cxlab: KPI query"):
+            return self._con.execute(sql).df()
 
     def register_ids(self, ids) -> str | None:
         """Make ``ids`` (interaction ids) a one-column table ``cx_ids(interaction_id)`` for the queries.

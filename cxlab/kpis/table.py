@@ -42,6 +42,7 @@ repeats.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -53,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import progress
 from ..config import KpiOptions
 from ..errors import NotEnoughData, suggest
 from . import _resources
@@ -318,19 +320,10 @@ def _out_of_core(src: InteractionsInput, pc: _Pieces, buckets: int, temp_dir: Pa
             _log.debug("kpi_table: out-of-core repeat window in %d buckets (%d present)", buckets, len(dirs))
             parts = [(f"SELECT * FROM read_parquet({sql_quote(str(d / '*.parquet'))}, hive_partitioning = false)",
                       d.name == "_b=-1") for d in dirs]
-        for i, (rows, unknown) in enumerate(parts):
-            cols = f"SELECT {', '.join(keep)}, _t_us, _cid, {{}} AS customer_id FROM ({rows})"
-            if unknown:
-                body = pc.windowed_sql(cols.format("_h"), scopes=set(), extra=["0 AS _clash_n"])
-            else:
-                body = pc.windowed_sql(cols.format("_h"), **checked)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
-            if con.execute("SELECT COALESCE(SUM(_clash_n), 0) FROM _cx_part").fetchone()[0]:
-                _log.debug("kpi_table: part %d: two customer ids share a hash; rerun with the string key", i)
-                body = pc.windowed_sql(cols.format("_cid"), extra=["0 AS _clash_n"])
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
-            con.execute("INSERT INTO _cx_window SELECT * FROM _cx_part" if i
-                        else "CREATE OR REPLACE TEMP TABLE _cx_window AS SELECT * FROM _cx_part")
+        bar = progress.bar(len(parts), desc="cxlab: KPI repeat window", unit="bucket") if len(parts) > 1 \
+            else contextlib.nullcontext(None)
+        with bar as b:
+            _window_parts(con, pc, parts, keep, checked, b)
         if not parts:
             return src.fetch(pc.final_sql(pc.windowed_sql(pc.window_src)))
         return src.fetch(pc.final_sql(pc.reaggregate_sql("_cx_window")))
@@ -338,6 +331,24 @@ def _out_of_core(src: InteractionsInput, pc: _Pieces, buckets: int, temp_dir: Pa
         for t in ("_cx_part", "_cx_window"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _window_parts(con, pc: _Pieces, parts, keep, checked, bar) -> None:
+    """Window each part (a bucket of customers) into ``_cx_window``, ticking ``bar`` after each."""
+    for i, (rows, unknown) in enumerate(parts):
+        cols = f"SELECT {', '.join(keep)}, _t_us, _cid, {{}} AS customer_id FROM ({rows})"
+        if unknown:
+            body = pc.windowed_sql(cols.format("_h"), scopes=set(), extra=["0 AS _clash_n"])
+        else:
+            body = pc.windowed_sql(cols.format("_h"), **checked)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
+        if con.execute("SELECT COALESCE(SUM(_clash_n), 0) FROM _cx_part").fetchone()[0]:
+            _log.debug("kpi_table: part %d: two customer ids share a hash; rerun with the string key", i)
+            body = pc.windowed_sql(cols.format("_cid"), extra=["0 AS _clash_n"])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_part AS {body}")
+        con.execute("INSERT INTO _cx_window SELECT * FROM _cx_part" if i
+                    else "CREATE OR REPLACE TEMP TABLE _cx_window AS SELECT * FROM _cx_part")
+        progress.tick(bar, 1, f"bucket {i + 1} of {len(parts)}")
 
 
 def kpi_table(

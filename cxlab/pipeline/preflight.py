@@ -29,6 +29,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from ..config import RunConfig, load_config
 from ..errors import ConfigError, DataError, ParameterError, SourceError, suggest
 from .discover import Step, discover
@@ -257,6 +259,7 @@ def _period_columns(tables: Mapping[str, Any], config: RunConfig) -> set[str] | 
     inter = tables.get("interactions")
     if inter is None or not len(inter):
         return None
+    inter = getattr(inter, "sample", inter)  # a TableProfile (cxlab validate): its columns are the table's
     try:
         t = kpis.kpi_table(inter, by=["day"], options=config.kpis, timezone=config.timezone)
     except Exception:  # the KPI step reports its own problems; do not guess here
@@ -326,17 +329,30 @@ def _check_metric(config: RunConfig, step_names: list[str], tables) -> list[str]
     return out
 
 
+#: ``cxlab validate``'s table profiles (:func:`cxlab.data.load.count_dataset`): a table with at most
+#: PROFILE_WHOLE_ROWS rows in the window is checked on all its rows (exact for any check, e.g. a
+#: row-wise one on an aggregate KPI sheet); a larger one on a PROFILE_SAMPLE_ROWS sample that shows every
+#: column's presence, non-null values and variation as the whole table does.
+PROFILE_WHOLE_ROWS, PROFILE_SAMPLE_ROWS = 50_000, 1_000
+
 #: Tables that carry the contacts themselves: a run needs rows of at least one of them in the window.
 PRIMARY_TABLES = {"interactions": "arrived_at", "aggregates": "period_start"}
 
 
-def _check_rows(config: RunConfig, ds, cut) -> tuple[list[str], list[str]]:
+def _check_rows(config: RunConfig, accounting, full_rows: Mapping[str, int], win_rows: Mapping[str, int],
+                cover) -> tuple[list[str], list[str]]:
+    """Row problems: a table accepting 0 rows, no contact in the window, no survey in the window.
+
+    ``full_rows`` / ``win_rows``: accepted rows per table, all / in the
+    window; ``cover(name, column)``: the first and last local day of the
+    table's column (None when it lacks the column).
+    """
     problems, warnings = [], []
-    acc = ds.accounting.drop_duplicates("table").set_index("table")
+    acc = accounting.drop_duplicates("table").set_index("table")
     for name in acc.index:
         read, accepted = int(acc.loc[name, "rows_read"]), int(acc.loc[name, "rows_accepted"])
         if accepted == 0 and (read > 0 or name in PRIMARY_TABLES):
-            bad = ds.accounting[(ds.accounting["table"] == name) & (ds.accounting["reason"] != "ok")]
+            bad = accounting[(accounting["table"] == name) & (accounting["reason"] != "ok")]
             top = bad.sort_values("rows", ascending=False)["reason"].head(3).tolist()
             why = f" (most often: {'; '.join(top)})" if top else ""
             line = f"table {name}: 0 of {read:,} rows accepted{why}"
@@ -344,30 +360,77 @@ def _check_rows(config: RunConfig, ds, cut) -> tuple[list[str], list[str]]:
                 problems.append(line)
             else:
                 warnings.append(line + "; the sections that need it will be skipped")
-    primary = [n for n in PRIMARY_TABLES if ds.tables.get(n) is not None and len(ds.tables[n])]
-    if primary and not any(len(cut.tables.get(n, ())) for n in primary):
-        from .._utils import local_time_keys
-
+    primary = [n for n in PRIMARY_TABLES if full_rows.get(n)]
+    if primary and not any(win_rows.get(n) for n in primary):
         covers = []
         for n in primary:
-            col = PRIMARY_TABLES[n]
-            if col in ds.tables[n].columns:
-                days = local_time_keys(ds.tables[n][col], ["day"], config.timezone)["day"]
-                covers.append(f"the {n} cover {days.min().date()}..{days.max().date()}")
+            days = cover(n, PRIMARY_TABLES[n])
+            if days is not None:
+                covers.append(f"the {n} cover {days[0]}..{days[1]}")
         problems.append(
             f"no {' or '.join(n.rstrip('s') for n in primary)} row falls in the window "
             f"{config.window.start}..{config.window.end} ({config.timezone})"
             + (f"; {', '.join(covers)}" if covers else "")
         )
     for name in ("surveys",):
-        full, win = ds.tables.get(name), cut.tables.get(name)
-        if full is not None and len(full) and (win is None or not len(win)):
-            warnings.append(f"table {name}: none of its {len(full):,} rows falls in the window; "
+        if full_rows.get(name) and not win_rows.get(name):
+            warnings.append(f"table {name}: none of its {full_rows[name]:,} rows falls in the window; "
                             "the CX sections will be skipped")
     return problems, warnings
 
 
-def inspect(config: RunConfig, steps: list[Step] | None = None) -> Preflight:
+class _Loaded:
+    """What :func:`inspect` needs of a load: the pandas :class:`cxlab.data.Dataset` (a run uses it
+    afterwards) or, for ``cxlab validate``, :func:`cxlab.data.load.count_dataset` (no accepted row in pandas)."""
+
+    def __init__(self, config: RunConfig, materialise: bool):
+        self.config, self.materialise, self._windows = config, materialise, {}
+        tz, win = config.timezone, (config.window.start, config.window.end)
+        if materialise:
+            self.data = _load(config)
+            cut = self.data.window(*win, tz)
+            self.summary, self.tables, self.win = cut.summary(), self.data.tables, cut.tables
+            self.full_rows = {n: len(df) for n, df in self.data.tables.items()}
+        else:
+            from ..data.load import count_dataset
+
+            self.data = count_dataset(config, *win, **self._profile())
+            self.summary, self.win = self.data.summary, self.data.tables
+            self.full_rows = dict(zip(self.data.totals["table"], self.data.totals["rows"].astype(int)))
+        self._windows[win] = self.win
+        self.accounting = self.data.accounting
+
+    @staticmethod
+    def _profile() -> dict:
+        return {"sample_rows": PROFILE_SAMPLE_ROWS, "whole_rows": PROFILE_WHOLE_ROWS}
+
+    def cover(self, name: str, col: str):
+        """First and last local day of ``name.col`` over the accepted rows (None without the column)."""
+        if not self.materialise:
+            row = self.data.totals.set_index("table").loc[name]
+            return None if row["date_min"] is None or pd.isna(row["date_min"]) else (row["date_min"], row["date_max"])
+        df = self.data.tables[name]
+        if col not in df.columns:
+            return None
+        from .._utils import local_time_keys
+
+        days = local_time_keys(df[col], ["day"], self.config.timezone)["day"]
+        return days.min().date(), days.max().date()
+
+    def window(self, start, end):
+        """The tables cut to another window (a step's own window)."""
+        key = (start, end)
+        if key not in self._windows:
+            if self.materialise:
+                self._windows[key] = self.data.window(start, end, self.config.timezone).tables
+            else:
+                from ..data.load import count_dataset
+
+                self._windows[key] = count_dataset(self.config, start, end, **self._profile()).tables
+        return self._windows[key]
+
+
+def inspect(config: RunConfig, steps: list[Step] | None = None, *, materialise: bool = True) -> Preflight:
     """Load the data and evaluate the plan and the checks; never raises for a data problem.
 
     Parameters
@@ -376,6 +439,16 @@ def inspect(config: RunConfig, steps: list[Step] | None = None) -> Preflight:
     steps : list of Step, optional
         The step notebooks (default: :func:`discover`); the plan covers those
         with section declarations in :mod:`cxlab.plan`.
+    materialise : bool, default True
+        True: load the tables into pandas (:func:`cxlab.data.load_dataset`;
+        ``dataset`` is the :class:`cxlab.data.Dataset` a run stashes).
+        False (``cxlab validate``): count in DuckDB
+        (:func:`cxlab.data.load.count_dataset`): no accepted row becomes
+        pandas; the plan's checks see each windowed table as a
+        :class:`cxlab.data.load.TableProfile` (true row count, a bounded
+        sample that shows every column's presence, non-null values and
+        variation as the whole table does); ``dataset`` is the
+        :class:`cxlab.data.load.Counts`. The printed report is the same.
 
     Returns
     -------
@@ -395,12 +468,12 @@ def inspect(config: RunConfig, steps: list[Step] | None = None) -> Preflight:
             check_parameters(config, steps, steps)
     except ParameterError as exc:
         pf.problems += [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-    ds = _load(config)
-    pf.dataset = ds
-    cut = ds.window(config.window.start, config.window.end, config.timezone)
-    pf.summary = cut.summary().rename(columns={"rows": "in_window"})
+    loaded = _Loaded(config, materialise)
+    ds = pf.dataset = loaded.data
+    pf.summary = loaded.summary.rename(columns={"rows": "in_window"})
     pf.quarantined = ds.accounting[ds.accounting["reason"] != "ok"][["table", "reason", "rows"]]
-    problems, warnings = _check_rows(config, ds, cut)
+    problems, warnings = _check_rows(config, ds.accounting, loaded.full_rows,
+                                     {n: len(df) for n, df in loaded.win.items()}, loaded.cover)
     pf.problems += problems
     pf.warnings += warnings
     pf.warnings += list(ds.notes()) if hasattr(ds, "notes") else []
@@ -412,17 +485,13 @@ def inspect(config: RunConfig, steps: list[Step] | None = None) -> Preflight:
                 planned.append(stem)
             except ParameterError as exc:
                 pf.problems.append(str(exc))
-    pf.problems += _check_metric(config, planned, cut.tables)
-    pf.problems += _check_column_parameters(config, steps, cut.tables)
-    windows: dict[tuple, Any] = {}
+    pf.problems += _check_metric(config, planned, loaded.win)
+    pf.problems += _check_column_parameters(config, steps, loaded.win)
     for stem in planned:
         scfg = _step_config(config, stem)
-        key = (scfg.window.start, scfg.window.end)
-        if key not in windows:
-            windows[key] = cut.tables if scfg is config or key == (config.window.start, config.window.end) \
-                else ds.window(scfg.window.start, scfg.window.end, config.timezone).tables
+        tables = loaded.win if scfg is config else loaded.window(scfg.window.start, scfg.window.end)
         try:
-            pf.rows += _plan.plan(windows[key], scfg, steps=[stem])
+            pf.rows += _plan.plan(tables, scfg, steps=[stem])
         except Exception as exc:  # a declaration that cannot be evaluated must not hide the rest
             pf.warnings.append(f"{stem}: the section declarations could not be evaluated "
                                f"({type(exc).__name__}: {exc})")
@@ -487,7 +556,7 @@ def validate_command(config_path, notebooks_dir=None, *, out=None, err=None) -> 
         print(f"error: {exc}", file=err)
         return EXIT_CONFIG
     try:
-        pf = inspect(config, steps)
+        pf = inspect(config, steps, materialise=False)
     except (SourceError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_SOURCE
